@@ -1,0 +1,1 @@
+"""Book tooling: Sphinx extension, bilingual output rendering, site build, chapter registry."""

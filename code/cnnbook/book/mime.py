@@ -1,0 +1,89 @@
+"""myst-nb renderer for the book's custom outputs, written in the language of the page.
+
+Registered through the ``myst_nb.mime_renderers`` entry point (see ``pyproject.toml``), so the
+same cached cell output becomes an English table in the English build and a Persian one in
+the Persian build.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+
+from cnnbook.book.display import TABLE_MIME, format_cell
+from cnnbook.book.labels import label
+from cnnbook.provenance import PROVENANCE_MIME
+
+
+def _language(renderer: Any) -> str:
+    env = getattr(renderer.renderer.document.settings, "env", None)
+    return (env.config.language if env is not None else None) or "en"
+
+
+def _paragraph(text: str) -> nodes.paragraph:
+    return nodes.paragraph(text=text)
+
+
+def table_node(header: list[str], rows: list[list[str]], classes: list[str]) -> nodes.table:
+    """A docutils table (works in every Sphinx builder) from header and row texts."""
+    table = nodes.table(classes=classes)
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for _ in header:
+        group += nodes.colspec(colwidth=1)
+    head = nodes.thead()
+    head += nodes.row("", *[nodes.entry("", _paragraph(h)) for h in header])
+    body = nodes.tbody()
+    for cells in rows:
+        body += nodes.row("", *[nodes.entry("", _paragraph(c)) for c in cells])
+    group += head
+    group += body
+    return table
+
+
+def _table(content: dict, language: str) -> list[nodes.Node]:
+    header = [label(key, language) for key in content["columns"]]
+    rows = [[format_cell(value, language) for value in row] for row in content["rows"]]
+    return [table_node(header, rows, ["cnnbook-table"])]
+
+
+def _data_text(source: dict, language: str) -> str:
+    kind = label("real", language) if source["real"] else f"{label('stand_in', language)} {source['stands_in_for']}"
+    return f"{source['name']} ({kind}), {source['size']}"
+
+
+def _provenance(record: dict, language: str) -> list[nodes.Node]:
+    data = "; ".join(_data_text(s, language) for s in record["data"]) or label("data_none", language)
+    versions = ", ".join(f"{name} {version}" for name, version in record["versions"].items())
+    rows = [
+        [label("profile", language), label(f"profile_{record['profile']}", language)],
+        [label("data", language), data],
+        [label("device", language), record["device"]],
+        [label("seed", language), str(record["seed"])],
+        [label("wall_time", language), f"{record['wall_time']} {label('seconds', language)}"],
+        [label("versions", language), versions],
+    ]
+    box = nodes.admonition(classes=["cnnbook-provenance", "note"])
+    box += nodes.title(text=label("provenance", language))
+    fields = nodes.field_list()
+    for name, value in rows:
+        fields += nodes.field("", nodes.field_name(text=name), nodes.field_body("", _paragraph(value)))
+    box += fields
+    return [box]
+
+
+class CnnbookMimeRenderer:
+    """Renders ``TABLE_MIME`` and ``PROVENANCE_MIME`` outputs; other mime types are left to myst-nb."""
+
+    mime_priority_overrides = [("*", TABLE_MIME, 1), ("*", PROVENANCE_MIME, 1)]
+
+    @staticmethod
+    def handle_mime(renderer: Any, data: Any, inline: bool) -> list[nodes.Node] | None:
+        if inline:
+            return None
+        if data.mime_type == TABLE_MIME:
+            return _table(data.content, _language(renderer))
+        if data.mime_type == PROVENANCE_MIME:
+            return _provenance(data.content, _language(renderer))
+        return None

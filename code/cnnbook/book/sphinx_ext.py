@@ -1,0 +1,169 @@
+"""Sphinx extension of the book: fresh outputs, one shared execution cache, language switch.
+
+- ``source-read`` appends each notebook page's execution key (``fingerprint``) as a hidden cell,
+  so jupyter-cache re-executes a page when a ``cnnbook`` module it imports or the profile changes.
+- ``env-get-outdated`` re-reads every notebook page read under another key (package edited,
+  profile switched) or whose execution is no longer in the cache (``cnnbook run --force``);
+  Sphinx alone would keep its stale outputs because the page source itself did not change.
+- ``html-page-context`` gives templates the URL of the same page in the other language.
+- Theme strings get the book's own message catalogs (the themes have none for Persian).
+- A change to the static assets (CSS, JS, fonts) alone also triggers a write, since Sphinx copies
+  them only when some page is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.environment import BuildEnvironment
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+from cnnbook.book.fingerprint import execution_key, is_notebook_page, with_execution_key
+from cnnbook.book.languages import LANGUAGES, counterpart_docname, site_relative_url
+from cnnbook.profiles import ProfileError, get_profile
+
+logger = logging.getLogger(__name__)
+
+
+def _package_dir(app: Sphinx) -> Path:
+    return (Path(app.srcdir) / app.config.cnnbook_package_dir).resolve()
+
+
+def _check_config(app: Sphinx, config: Config) -> None:
+    """Fail early on a bad ``BOOK_PROFILE``; share one cache wherever ``jupyter-book`` runs from."""
+    try:
+        get_profile()
+    except ProfileError as exc:
+        raise ExtensionError(str(exc)) from None
+    path = config.nb_execution_cache_path
+    if path and not Path(path).is_absolute():
+        config.nb_execution_cache_path = str((Path(app.srcdir) / path).resolve())
+
+
+def _read_keys(env: BuildEnvironment) -> dict[str, str]:
+    """docname -> execution key the page was last read (and executed or fetched) with."""
+    if not hasattr(env, "cnnbook_keys"):
+        env.cnnbook_keys = {}
+    return env.cnnbook_keys
+
+
+def _inject_key(app: Sphinx, docname: str, source: list[str]) -> None:
+    if is_notebook_page(source[0]):
+        key = execution_key(source[0], _package_dir(app))
+        _read_keys(app.env)[docname] = key
+        source[0] = with_execution_key(source[0], key)
+
+
+def _purge_key(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _read_keys(env).pop(docname, None)
+
+
+def _merge_keys(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    _read_keys(env).update({d: k for d, k in _read_keys(other).items() if d in docnames})
+
+
+def _static_fingerprint(app: Sphinx) -> str:
+    digest = hashlib.sha256()
+    for static in app.config.html_static_path:
+        for path in sorted((Path(app.srcdir) / static).rglob("*")):
+            if path.is_file():
+                digest.update(path.as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _changed_static(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
+                    removed: set[str]) -> list[str]:
+    """The root page when the static assets changed, so that the build writes and copies them."""
+    current = _static_fingerprint(app)
+    if getattr(env, "cnnbook_static", None) == current:
+        return []
+    env.cnnbook_static = current
+    return [app.config.root_doc] if app.config.root_doc in env.found_docs else []
+
+
+def _unexecuted_notebooks(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
+                          removed: set[str]) -> list[str]:
+    """Notebook pages read under another execution key, or whose execution left the cache."""
+    if app.config.nb_execution_mode != "cache":
+        return []
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    cache = get_cache(app.config.nb_execution_cache_path)
+    read_keys = _read_keys(env)
+    stale = []
+    for docname in sorted(env.found_docs - added - changed - removed):
+        path = Path(env.doc2path(docname))
+        if path.suffix != ".md":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if not is_notebook_page(text):
+            continue
+        key = execution_key(text, _package_dir(app))
+        if read_keys.get(docname) != key:
+            stale.append(docname)
+            continue
+        notebook = read_myst_markdown_notebook(with_execution_key(text, key))
+        try:
+            cache.match_cache_notebook(notebook)
+        except KeyError:
+            stale.append(docname)
+    if stale:
+        logger.info(f"[cnnbook] re-reading {len(stale)} page(s) whose outputs are stale: {', '.join(stale)}")
+    return stale
+
+
+def _language_switch(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                     doctree: Any) -> None:
+    language = app.config.language
+    if language not in LANGUAGES:
+        return
+    other = LANGUAGES[language].other
+    target = counterpart_docname(pagename, other)
+    if target is None or not (Path(app.srcdir) / f"{target}.md").exists():
+        target = counterpart_docname(app.config.root_doc, other)
+    context["cnnbook_switch"] = {
+        "url": site_relative_url(pagename, other, target),
+        "label": LANGUAGES[other].native_name,
+        "lang": other,
+    }
+
+
+def _add_theme_catalogs(app: Sphinx) -> None:
+    """Compile and register ``<locale_dir>/<lang>/LC_MESSAGES/<domain>.po`` for every theme domain.
+
+    Sphinx compiles its own ``sphinx`` domain from ``locale_dirs``; other domains (the book
+    theme's ``booktheme``) must be compiled and registered by hand.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for locale_dir in app.config.locale_dirs:
+        base = Path(app.srcdir) / locale_dir
+        for po in sorted(base.glob(f"{app.config.language}/LC_MESSAGES/*.po")):
+            if po.stem == "sphinx":
+                continue
+            mo = po.with_suffix(".mo")
+            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+                with po.open("rb") as source, mo.open("wb") as target:
+                    write_mo(target, read_po(source, locale=app.config.language))
+            app.add_message_catalog(po.stem, str(base))
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("cnnbook_package_dir", "code/cnnbook", "env")
+    _add_theme_catalogs(app)
+    app.connect("config-inited", _check_config, priority=100)
+    app.connect("source-read", _inject_key)
+    app.connect("env-get-outdated", _unexecuted_notebooks)
+    app.connect("env-get-outdated", _changed_static)
+    app.connect("env-purge-doc", _purge_key)
+    app.connect("env-merge-info", _merge_keys)
+    app.connect("html-page-context", _language_switch)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

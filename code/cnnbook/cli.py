@@ -1,0 +1,63 @@
+"""Command line: ``cnnbook chapters | build | run <chapter>``.
+
+``build`` builds the whole bilingual site (what ``make book`` calls); ``run`` brings one
+chapter up to date (re-executing it if its code, the package or the profile changed, or always
+with ``--force``) and rebuilds the site around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cnnbook.book.chapters import ChapterError, chapters, find_chapter
+from cnnbook.book.site import BuildReport, SiteError, build_site, project_root
+from cnnbook.profiles import PROFILES, ProfileError, get_profile
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnbook", description="Build and run the bilingual CNN book.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("chapters", help="list the chapters and their pages")
+
+    def add_build_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--profile", help=f"execution profile ({' or '.join(PROFILES)}; "
+                         "default: $BOOK_PROFILE or quick)")
+        sub.add_argument("--no-strict", dest="strict", action="store_false",
+                         help="do not turn Sphinx warnings into errors")
+
+    add_build_options(commands.add_parser("build", help="build the site in both languages"))
+    run = commands.add_parser("run", help="re-execute one chapter and rebuild the site")
+    run.add_argument("chapter", help="chapter id, e.g. ch01 (see `cnnbook chapters`)")
+    run.add_argument("--force", action="store_true", help="re-execute even if the outputs are current")
+    add_build_options(run)
+    return parser
+
+
+def _report(report: BuildReport) -> None:
+    executed = ", ".join(f"{lang}: {n}" for lang, n in report.executed.items())
+    print(f"\n[cnnbook] notebooks executed ({executed}); {report.seconds:.1f} s; "
+          f"site: {report.site / 'index.html'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        root = project_root()
+        if args.command == "chapters":
+            for chapter in chapters(root):
+                print(f"{chapter.id}  {chapter.title('en')}  |  {chapter.title('fa')}")
+            return 0
+        get_profile(args.profile)  # validate before any work
+        force = find_chapter(root, args.chapter) if args.command == "run" and args.force else None
+        if args.command == "run" and force is None:
+            find_chapter(root, args.chapter)
+        _report(build_site(root, args.profile, args.strict, force))
+        return 0
+    except (ChapterError, ProfileError, SiteError) as exc:
+        print(f"cnnbook: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Provenance of an executed page: profile, data (real or stand-in), device, seed, time, versions.
+
+Every experiment page starts a ``Provenance`` in its first cell and shows ``.box()`` in its last;
+the box is rendered in the page's language by the book (``cnnbook.book.mime``).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Iterable
+
+import torch
+
+from cnnbook.profiles import Profile, get_profile
+
+PROVENANCE_MIME = "application/vnd.cnnbook.provenance+json"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data set used on a page: its name, whether it is real or a stand-in, and its size."""
+
+    name: str
+    real: bool
+    size: str
+    stands_in_for: str = ""
+
+
+@dataclass
+class Provenance:
+    """Collects what produced a page's outputs; ``box()`` displays it."""
+
+    profile: Profile
+    seed: int
+    data: list[DataSource] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def start(cls, seed: int | None = None, data: Iterable[DataSource] = ()) -> "Provenance":
+        """Begin timing a page under the active profile; seeds torch with ``seed``."""
+        profile = get_profile()
+        seed = profile.seed if seed is None else seed
+        torch.manual_seed(seed)
+        return cls(profile=profile, seed=seed, data=list(data))
+
+    def uses(self, source: DataSource) -> None:
+        """Record a data set used later on the page."""
+        if source not in self.data:
+            self.data.append(source)
+
+    def record(self) -> dict:
+        """The provenance as plain data (what the box shows)."""
+        versions = {"python": platform.python_version(), "torch": torch.__version__}
+        for package in ("cnnbook", "sympy", "numpy"):
+            versions[package] = metadata.version(package)
+        return {
+            "profile": self.profile.name,
+            "data": [asdict(source) for source in self.data],
+            "device": self.profile.device,
+            "seed": self.seed,
+            "wall_time": round(time.perf_counter() - self.started, 1),
+            "versions": versions,
+        }
+
+    def box(self) -> "ProvenanceBox":
+        """A displayable box; the wall time is measured up to this call."""
+        return ProvenanceBox(self.record())
+
+
+class ProvenanceBox:
+    """Display object for a provenance record (custom mime type plus a plain-text fallback)."""
+
+    def __init__(self, record: dict):
+        self.record = record
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        r = self.record
+        data = "; ".join(d["name"] for d in r["data"]) or "none"
+        text = (f"profile={r['profile']} data={data} device={r['device']} seed={r['seed']} "
+                f"wall_time={r['wall_time']}s " + " ".join(f"{k}={v}" for k, v in r["versions"].items()))
+        return {PROVENANCE_MIME: r, "text/plain": text}

@@ -1,0 +1,43 @@
+"""The command line: listing chapters and one clear line for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnbook.cli import main
+
+CNNBOOK = str(Path(sys.executable).with_name("cnnbook"))
+
+
+def test_chapters_lists_ids_and_titles_in_both_languages(capsys):
+    assert main(["chapters"]) == 0
+    out = capsys.readouterr().out
+    assert "ch01  Layer arithmetic  |  حساب لایه‌ها" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "ch99"], "unknown chapter 'ch99'; valid chapters: ch01"),
+        (["run", "ch01", "--profile", "huge"], "unknown profile 'huge'; valid profiles: quick, full"),
+        (["build", "--profile", "huge"], "unknown profile 'huge'; valid profiles: quick, full"),
+    ],
+)
+def test_bad_input_prints_one_line_naming_the_valid_choices(argv, message):
+    result = subprocess.run([CNNBOOK, *argv], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_unknown_profile_in_the_environment_is_rejected(monkeypatch):
+    from cnnbook.profiles import ProfileError, get_profile
+
+    monkeypatch.setenv("BOOK_PROFILE", "gpu-farm")
+    with pytest.raises(ProfileError, match="valid profiles: quick, full"):
+        get_profile()

@@ -1,0 +1,65 @@
+"""Bilingual outputs: a table or provenance box renders in the language of the page."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from docutils import nodes
+
+from cnnbook.book.display import TABLE_MIME, Table, Text, format_cell
+from cnnbook.book.labels import LABELS, label
+from cnnbook.book.mime import CnnbookMimeRenderer
+from cnnbook.provenance import PROVENANCE_MIME, DataSource, Provenance
+
+
+def fake_renderer(language: str):
+    env = SimpleNamespace(config=SimpleNamespace(language=language))
+    document = SimpleNamespace(settings=SimpleNamespace(env=env))
+    return SimpleNamespace(renderer=SimpleNamespace(document=document))
+
+
+def render(bundle: dict, mime: str, language: str) -> list[nodes.Node]:
+    data = SimpleNamespace(mime_type=mime, content=json.loads(json.dumps(bundle[mime])))
+    return CnnbookMimeRenderer.handle_mime(fake_renderer(language), data, inline=False)
+
+
+def test_table_headers_follow_the_page_language():
+    frame = pd.DataFrame({"layer": ["L1"], "params": [4736], "ok": [Text("yes")]})
+    bundle = Table(frame, {"layer": "layer", "params": "params", "ok": "agree"})._repr_mimebundle_()
+    persian = render(bundle, TABLE_MIME, "fa")[0].astext()
+    english = render(bundle, TABLE_MIME, "en")[0].astext()
+    assert "لایه" in persian and "پارامترها" in persian and "بله" in persian and "4,736" in persian
+    assert "Layer" in english and "Parameters" in english and "yes" in english
+    assert "Layer" in bundle["text/html"]  # plain Jupyter shows English
+
+
+def test_unknown_label_fails_early():
+    with pytest.raises(KeyError, match="add it to cnnbook.book.labels"):
+        Table(pd.DataFrame({"a": [1]}), {"a": "no-such-label"})
+
+
+def test_every_label_has_both_languages():
+    for key, (english, persian) in LABELS.items():
+        assert english.strip() and persian.strip(), key
+    assert label("rf", "fa") == "میدان تأثیر"
+
+
+def test_cells_format_numbers_and_missing_values():
+    assert format_cell(1234567) == "1,234,567"
+    assert format_cell(0.123456) == "0.1235"
+    assert format_cell(None) == format_cell(float("nan")) == "—"
+    assert format_cell(True, "fa") == "بله"
+
+
+def test_provenance_box_names_a_stand_in_as_one():
+    provenance = Provenance.start(seed=3, data=[DataSource("shapes", False, "600 images", "CIFAR-100")])
+    bundle = provenance.box()._repr_mimebundle_()
+    record = bundle[PROVENANCE_MIME]
+    assert record["seed"] == 3 and record["profile"] == "quick" and record["wall_time"] >= 0
+    persian = render(bundle, PROVENANCE_MIME, "fa")[0].astext()
+    english = render(bundle, PROVENANCE_MIME, "en")[0].astext()
+    assert "stand-in for CIFAR-100" in english
+    assert "جایگزینِ CIFAR-100" in persian and "شناسنامه" in persian
