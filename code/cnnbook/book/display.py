@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import sympy
 
@@ -118,8 +119,11 @@ def keyed_labels(frame: pd.DataFrame, key: str = "key", column: str = "variant")
 
 
 def glue_numbers(prefix: str, values: Mapping[str, Any]) -> None:
-    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``."""
+    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``.
+
+    NumPy scalars are glued as Python numbers: their repr (``np.float64(5.4)``) is what the
+    page would show otherwise."""
     from myst_nb import glue
 
     for key, value in values.items():
-        glue(f"{prefix}_{key}", value, display=False)
+        glue(f"{prefix}_{key}", value.item() if isinstance(value, np.generic) else value, display=False)

@@ -12,8 +12,8 @@ builds. The LaTeX packages it relies on are in ``book/_latex/``.
   numbers with Persian digits, separators and percent sign, as the site does.
 - Tables. Sphinx sets tables without explicit widths with ``tabulary``, which breaks under
   xepersian's ``bidi``, and Markdown tables as non-wrapping ``l`` columns that overflow the
-  page. ``TableLayout`` makes every table a ``longtable`` whose columns get a width (in
-  characters, scaled down to the line by ``\\cnnbooktable``) and an alignment from their cells.
+  page. ``TableLayout`` makes every table a ``longtable``; LaTeX measures each column's widest
+  cell and longest words (``\\cnnbookcolumn``) and fits the columns to the line.
 - Document class. ``sphinx-jupyterbook-latex`` imposes ``jupyterBook.cls``, which needs
   ``bbm.sty`` (in no TeX package short of texlive-fonts-extra); the book uses its own
   ``cnnbook.cls``. Sphinx knows no babel name for Persian and would warn (failing ``-W``); the
@@ -31,6 +31,7 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.texescape import escape
 
 #: Characters of the Arabic script (Persian letters, digits and punctuation) and the ZWNJ.
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff\u200c]")
@@ -149,7 +150,9 @@ def foreign_runs(atoms: list[_Atom], direction: Direction) -> list[tuple[int, in
             first -= 1
         last = k = i
         while k < len(atoms) and not _is_base(atoms[k], direction):
-            if _is_foreign(atoms[k], direction):
+            # numbers after the run, before any text of the edition's script, belong to it (as
+            # the Unicode bidi algorithm's rule W7 says): "numpy 2.4.6", "PyTorch 2.1"
+            if _is_foreign(atoms[k], direction) or atoms[k].cls in ("D", "neutral"):
                 last = k
             k += 1
         while last + 1 < len(atoms) and atoms[last + 1].kind == "char" and atoms[last + 1].value in _ATTACHED:
@@ -228,22 +231,26 @@ class BidiRuns(SphinxPostTransform):
     default_priority = 810  # after sphinx-jupyterbook-latex's restructuring (700)
 
     def run(self, **kwargs: Any) -> None:
-        direction = DIRECTIONS.get(self.config.language)
-        if direction is None:
-            return
-        if direction.rtl:  # code and text outputs read left to right, in Latin type
-            for block in list(self.document.findall(nodes.literal_block)):
-                block.parent.insert(block.parent.index(block) + 1, _raw("\\end{latin}\n"))
-                block.parent.insert(block.parent.index(block), _raw("\\begin{latin}\n"))
-        for element in list(self.document.findall(nodes.TextElement)):
-            if isinstance(element, _VERBATIM) or isinstance(element, nodes.Inline):
-                continue
-            if _has_text_element_ancestor(element) or _inside(element, ("RootHeader", "HiddenCellNode")):
-                continue
-            # a table cell without any Persian reads left to right as a whole (3×32×32, 4,736)
-            whole = (direction.rtl and isinstance(element.parent, nodes.entry)
-                     and direction.base not in _classes(element.astext()))
-            rewrite(element, direction, whole)
+        if self.config.language in DIRECTIONS:
+            rewrite_document(self.document, DIRECTIONS[self.config.language])
+
+
+def rewrite_document(document: nodes.document, direction: Direction) -> None:
+    """Wrap the runs of the other direction in every paragraph, title, caption and table cell;
+    in the Persian edition, set code blocks and text outputs left to right."""
+    if direction.rtl:
+        for block in list(document.findall(nodes.literal_block)):
+            block.parent.insert(block.parent.index(block) + 1, _raw("\\end{latin}\n"))
+            block.parent.insert(block.parent.index(block), _raw("\\begin{latin}\n"))
+    for element in list(document.findall(nodes.TextElement)):
+        if isinstance(element, _VERBATIM) or isinstance(element, nodes.Inline):
+            continue
+        if _has_text_element_ancestor(element) or _inside(element, ("RootHeader", "HiddenCellNode")):
+            continue
+        # a table cell without any Persian reads left to right as a whole (3×32×32, 4,736)
+        whole = (direction.rtl and isinstance(element.parent, nodes.entry)
+                 and direction.base not in _classes(element.astext()))
+        rewrite(element, direction, whole)
 
 
 def _inside(node: nodes.Node, class_names: tuple[str, ...]) -> bool:
@@ -257,40 +264,65 @@ def _inside(node: nodes.Node, class_names: tuple[str, ...]) -> bool:
 
 # --- tables -------------------------------------------------------------------------------
 
-#: Widest a wrapping (text) column is made before its cells wrap, in characters.
-_TEXT_COLUMN = 30
-
-
 @dataclass(frozen=True)
 class Column:
-    """Width in characters and alignment (``L`` ragged, ``R`` flush right) of a table column."""
+    """What LaTeX measures to size a table column (``\\cnnbookcolumn`` in cnnbook.sty): its
+    alignment (``R``: numbers, shapes and formulas, flush right; ``L``: words), its widest cell,
+    the longest word of its head and the longest word of its cells."""
 
-    width: int
     align: str
+    widest: str
+    head_word: str
+    body_word: str
 
 
-def _cell_texts(table: nodes.table, part: type[nodes.Element]) -> list[list[str]]:
-    rows = []
-    for group in table.findall(part):
-        for row in group.findall(nodes.row):
-            rows.append([" ".join(entry.astext().split()) for entry in row.findall(nodes.entry)])
-    return rows
+def _inline_latex(node: nodes.Node) -> str:
+    """LaTeX of inline content, as near to the writer's as measuring a width needs."""
+    if isinstance(node, nodes.Text):
+        return escape(str(node), "xelatex")
+    if isinstance(node, nodes.raw):
+        return node.astext()
+    if isinstance(node, nodes.literal):
+        return r"\sphinxcode{\sphinxupquote{" + escape(node.astext(), "xelatex") + "}}"
+    if isinstance(node, nodes.math):
+        return rf"\({node.astext()}\)"
+    return "".join(_inline_latex(child) for child in node.children)
 
 
-def table_columns(header: list[list[str]], body: list[list[str]]) -> list[Column]:
-    """Columns sized to their cells: a column of numbers, shapes and symbols is as wide as its
-    widest cell and set flush right; a column with words wraps at ``_TEXT_COLUMN`` characters,
-    never narrower than its longest word. Header words never break."""
-    count = max(len(row) for row in header + body)
+def _cell_latex(entry: nodes.entry, direction: Direction, text: str | None = None) -> str:
+    """LaTeX of a cell (or of ``text`` set in it) with the edition's direction handling."""
+    paragraph = nodes.paragraph("", text) if text is not None else nodes.paragraph(
+        "", "", *[child.deepcopy() for para in entry.findall(nodes.paragraph) for child in para.children])
+    found = _classes(paragraph.astext())
+    rewrite(paragraph, direction, whole=direction.rtl and direction.base not in found)
+    return _inline_latex(paragraph)
+
+
+def _rows(table: nodes.table, part: type[nodes.Element]) -> list[list[nodes.entry]]:
+    return [list(row.findall(nodes.entry)) for group in table.findall(part) for row in group.findall(nodes.row)]
+
+
+def _longest(texts: list[str]) -> str:
+    return max(texts, key=len, default="")
+
+
+def table_columns(table: nodes.table, direction: Direction) -> list[Column]:
+    """The columns of ``table`` with the LaTeX that sizes them."""
+    head, body = _rows(table, nodes.thead), _rows(table, nodes.tbody)
     columns = []
-    for j in range(count):
+    for j in range(max(len(row) for row in head + body)):
         cells = [row[j] for row in body if j < len(row)]
-        heads = [row[j] for row in header if j < len(row)]
-        words = [len(word) for text in cells + heads for word in text.split()] or [1]
-        numeric = bool(cells) and not any(c.isalpha() for text in cells for c in text)
-        widest = max((len(text) for text in cells), default=1)
-        width = widest if numeric else min(widest, _TEXT_COLUMN)
-        columns.append(Column(max(width, max(words), 1), "R" if numeric else "L"))
+        heads = [row[j] for row in head if j < len(row)]
+        numeric = bool(cells) and not any(c.isalpha() for cell in cells for c in cell.astext())
+        widest = max(cells, key=lambda cell: len(cell.astext()), default=None)
+        head_word = _longest([w for cell in heads for w in cell.astext().split()])
+        body_word = _longest([w for cell in cells for w in cell.astext().split()])
+        columns.append(Column(
+            "R" if numeric else "L",
+            _cell_latex(widest, direction) if widest is not None else "",
+            _cell_latex(heads[0], direction, head_word) if heads else "",
+            _cell_latex(widest, direction, body_word) if widest is not None else "",
+        ))
     return columns
 
 
@@ -312,7 +344,7 @@ def _has_spans(table: nodes.table) -> bool:
 
 
 class TableLayout(SphinxPostTransform):
-    """Every table becomes a ``longtable`` with sized, aligned columns (see the module docstring).
+    """Every table becomes a ``longtable`` whose columns LaTeX sizes from their cells.
 
     In the Persian edition a table reads right to left, first column on the right. bidi would do
     that by mirroring, but its longtable output routine then mirrors everything above the table
@@ -324,21 +356,24 @@ class TableLayout(SphinxPostTransform):
     default_priority = 800
 
     def run(self, **kwargs: Any) -> None:
-        direction = DIRECTIONS.get(self.config.language)
+        direction = DIRECTIONS.get(self.config.language, DIRECTIONS["en"])
         for table in list(self.document.findall(nodes.table)):
-            if direction is not None and direction.rtl and not _has_spans(table):
-                reverse_columns(table)
-            header, body = _cell_texts(table, nodes.thead), _cell_texts(table, nodes.tbody)
-            if not header + body:
+            if not list(table.findall(nodes.entry)):
                 continue
-            columns = table_columns(header, body)
-            spec = "".join(rf"\cnnbook{c.align}{{{c.width}}}" for c in columns)
+            if direction.rtl and not _has_spans(table):
+                reverse_columns(table)
+            for paragraph in list(table.findall(nodes.paragraph)):
+                if not paragraph.astext().strip():  # Sphinx would write a \par into the cell: a blank line
+                    paragraph.parent.remove(paragraph)
+            columns = table_columns(table, direction)
+            measure = "".join(rf"\cnnbookcolumn{{{c.align}}}{{{c.widest}}}{{{c.head_word}}}{{{c.body_word}}}"
+                              for c in columns)
             table["classes"] = [c for c in table["classes"] if c != "colwidths-given"] + ["longtable"]
             parent, index = table.parent, table.parent.index(table)
             parent.insert(index + 1, _raw(r"\endgroup"))
-            parent.insert(index, addnodes.tabular_col_spec(spec=spec))
-            total = sum(c.width for c in columns)
-            parent.insert(index, _raw(rf"\begingroup\cnnbooktablefont\cnnbooktable{{{total}}}{{{len(columns)}}}"))
+            parent.insert(index, addnodes.tabular_col_spec(
+                spec="".join(rf"\cnnbook{c.align}{{{n}}}" for n, c in enumerate(columns, 1))))
+            parent.insert(index, _raw(rf"\begingroup\cnnbooktablefont\cnnbooktable{measure}\cnnbookfit" + "\n"))
 
 
 # --- configuration ------------------------------------------------------------------------

@@ -7,8 +7,8 @@ execution cache, so with a warm cache it executes nothing. ``latexmk -xelatex`` 
 the LaTeX, and the PDF is copied to ``_build/pdf/cnn-book-<lang>.pdf``. The LaTeX itself is
 shaped by ``cnnbook.book.latex`` and ``book/_latex/``.
 
-``pdf_text`` and ``sentences_out_of_order`` check a built PDF: its text, as ``pdftotext``
-extracts it, must contain the plain sentences of a page in the page's order.
+``pdf_text`` and ``missing_in_order`` check a built PDF: its text, as ``pdftotext`` extracts it,
+must contain given sentences in the given order.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ PDF_DIR = "_build/pdf"
 OVERFULL_TOLERANCE = 3.0
 TOOLS = ("xelatex", "latexmk")
 _OVERFULL = re.compile(r"^Overfull \\([hv])box \(([\d.]+)pt too (?:wide|high)\)(.*)$", re.MULTILINE)
+#: pdftotext crop of an A4 page to the text block (points): no running heads or page numbers.
+_BODY_AREA = ("-x", "0", "-y", "55", "-W", "596", "-H", "720")
 _PAGES = re.compile(r"^Output written on .*?\((\d+) pages?", re.MULTILINE)
 
 
@@ -126,41 +128,31 @@ def build_pdfs(root: Path, profile: str | None = None, strict: bool = True,
 
 # --- checking the text of a built PDF -----------------------------------------------------
 
-_FOLD = str.maketrans({"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9"})  # Arabic yeh/kaf
+#: Arabic-script letter variants and digits folded for comparison (Persian digits -> ASCII).
+_FOLD = str.maketrans({"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9", "\u06d5": "\u0647",
+                       **{chr(0x06F0 + d): str(d) for d in range(10)}})
 
 
 def pdf_text(path: Path) -> str:
-    """The text of a PDF as ``pdftotext`` extracts it, NFKC-normalised (Arabic presentation
-    forms become letters, mathematical italic letters plain ones)."""
+    """The body text of a PDF (running heads and page numbers cropped off) as ``pdftotext``
+    extracts it, NFKC-normalised: Arabic presentation forms become letters, mathematical
+    italic letters plain ones."""
     if shutil.which("pdftotext") is None:
         raise PdfError("pdftotext not found: install poppler-utils (`make pdf-deps`)")
-    result = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True)
+    result = subprocess.run(["pdftotext", *_BODY_AREA, "-enc", "UTF-8", str(path), "-"],
+                            capture_output=True, text=True, check=True)
     return unicodedata.normalize("NFKC", result.stdout)
 
 
 def comparable(text: str) -> str:
-    """Letters and digits only, lower case, Arabic-script variants folded: robust to line breaks,
-    hyphenation, spacing, punctuation and diacritics, but not to a change of character order."""
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD).lower()
-    return "".join(c for c in text if c.isalnum())
+    """Letters and digits only, lower case, diacritics dropped, Arabic-script variants and
+    Persian digits folded: robust to line breaks, hyphenation, spacing and punctuation, but not
+    to a change in the order of characters or words."""
+    text = unicodedata.normalize("NFKD", text).translate(_FOLD).lower()
+    return "".join(c for c in text if c.isalnum() and not unicodedata.combining(c))
 
 
-def plain_sentences(markdown: str, min_words: int = 5) -> list[str]:
-    """The sentences of a MyST page's prose that carry no markup, math or numbers, in order."""
-    body = re.sub(r"^---\n.*?\n---\n", "", markdown, flags=re.DOTALL)
-    body = re.sub(r"^(```|:::).*?^\1\s*$", "", body, flags=re.DOTALL | re.MULTILINE)
-    sentences = []
-    for paragraph in re.split(r"\n\s*\n", body):
-        text = " ".join(paragraph.split())
-        if not text or text[0] in "#(:|-*0123456789" or re.search(r"[{}`$*\[\]|<>\\_]", text):
-            continue
-        for sentence in re.split(r"(?<=[.!?؟])\s+", text):
-            if len(sentence.split()) >= min_words and not re.search(r"[0-9۰-۹]", sentence):
-                sentences.append(sentence)
-    return sentences
-
-
-def sentences_out_of_order(text: str, sentences: list[str]) -> list[str]:
+def missing_in_order(text: str, sentences: list[str]) -> list[str]:
     """The sentences that do not occur in ``text`` after the previous one (empty: all in order)."""
     haystack, position, missing = comparable(text), 0, []
     for sentence in sentences:
