@@ -87,6 +87,12 @@ def test_persian_runs_in_the_english_edition_are_wrapped():
     assert latex(element) == r"activation function, \textpersian{تابع فعال‌سازی}; next"
 
 
+def test_a_bracket_opened_in_a_run_closes_in_it():
+    element = paragraph("convolution, کانولوشن (پیچش)")
+    rewrite(element, DIRECTIONS["en"])
+    assert latex(element) == r"convolution, \textpersian{کانولوشن (پیچش)}"
+
+
 def test_english_text_is_left_alone_in_the_english_edition():
     element = paragraph("Layer 3 has 1,024 units (S0.Q1).")
     rewrite(element, DIRECTIONS["en"])

@@ -159,6 +159,11 @@ def foreign_runs(atoms: list[_Atom], direction: Direction) -> list[tuple[int, in
             last += 1
         while atoms[last].kind == "char" and atoms[last].value in _TRAILING:
             last -= 1
+        # a bracket opened in the run closes in it: "کانولوشن (پیچش)"
+        depth = sum({"(": 1, ")": -1, "[": 1, "]": -1}.get(a.value, 0) for a in atoms[first:last + 1] if a.kind == "char")
+        while depth > 0 and last + 1 < len(atoms) and not _is_base(atoms[last + 1], direction):
+            last += 1
+            depth -= atoms[last].kind == "char" and atoms[last].value in ")]"
         runs.append((first, last))
         i = last + 1
     return runs
