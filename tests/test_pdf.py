@@ -117,6 +117,15 @@ def test_every_chapter_title_is_in_the_pdf(language):
     assert [title for title in titles if comparable(title) not in text] == []
 
 
+@pytest.mark.parametrize("build", BUILDS, ids=lambda b: b.language)
+def test_no_content_overflows_the_margins(build):
+    built_pdf(build.language)
+    log = (ROOT / build.latex_dir / f"cnn-book-{build.language}.log").read_text(encoding="utf-8", errors="replace")
+    pages, overfull = parse_log(log)
+    assert pages > 0
+    assert [box for box in overfull if box.points > pdf.OVERFULL_TOLERANCE] == []
+
+
 # --- end to end: a small book with a figure, a table and math, in both languages -----------
 
 CODE = """import matplotlib.pyplot as plt

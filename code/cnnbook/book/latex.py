@@ -16,8 +16,9 @@ builds. The LaTeX packages it relies on are in ``book/_latex/``.
   cell and longest words (``\\cnnbookcolumn``) and fits the columns to the line.
 - Document class. ``sphinx-jupyterbook-latex`` imposes ``jupyterBook.cls``, which needs
   ``bbm.sty`` (in no TeX package short of texlive-fonts-extra); the book uses its own
-  ``cnnbook.cls``. Sphinx knows no babel name for Persian and would warn (failing ``-W``); the
-  Persian edition loads xepersian itself and leaves Sphinx's babel/polyglossia keys empty.
+  ``cnnbook.cls``. Sphinx knows no babel name for Persian and warns whatever its babel keys say
+  (failing ``-W``): the extension tells it the name; the Persian edition leaves Sphinx's
+  babel/polyglossia keys empty and loads xepersian itself (``cnnbook-fa.sty``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ _PERSIAN_DIGITS = str.maketrans("0123456789,.", "۰۱۲۳۴۵۶۷۸۹\u066c\u066
 _ATTACHED = set("0123456789-_./+'")
 #: Punctuation that ends a sentence or clause rather than a token.
 _TRAILING = set(".,;:!?'-")
+_BRACKETS = {"(": 1, "[": 1, ")": -1, "]": -1}
 #: Elements whose text is never rewritten (code, math, raw LaTeX, labels read with astext()).
 _VERBATIM = (nodes.literal_block, nodes.doctest_block, nodes.math_block, nodes.raw, nodes.comment,
              nodes.label, nodes.math, nodes.image, nodes.footnote_reference, nodes.target)
@@ -160,10 +162,10 @@ def foreign_runs(atoms: list[_Atom], direction: Direction) -> list[tuple[int, in
         while atoms[last].kind == "char" and atoms[last].value in _TRAILING:
             last -= 1
         # a bracket opened in the run closes in it: "کانولوشن (پیچش)"
-        depth = sum({"(": 1, ")": -1, "[": 1, "]": -1}.get(a.value, 0) for a in atoms[first:last + 1] if a.kind == "char")
+        depth = sum(_BRACKETS.get(a.value, 0) for a in atoms[first:last + 1] if a.kind == "char")
         while depth > 0 and last + 1 < len(atoms) and not _is_base(atoms[last + 1], direction):
             last += 1
-            depth -= atoms[last].kind == "char" and atoms[last].value in ")]"
+            depth += _BRACKETS.get(atoms[last].value, 0) if atoms[last].kind == "char" else 0
         runs.append((first, last))
         i = last + 1
     return runs
@@ -220,13 +222,16 @@ def rewrite(element: nodes.Element, direction: Direction, whole: bool = False) -
     element.extend(children)
 
 
-def _has_text_element_ancestor(node: nodes.Node) -> bool:
+def _ancestors(node: nodes.Node):
     parent = node.parent
     while parent is not None:
-        if isinstance(parent, nodes.TextElement):
-            return True
+        yield parent
         parent = parent.parent
-    return False
+
+
+def _whole_ltr_cell(paragraph: nodes.Element, direction: Direction) -> bool:
+    """A table cell without any Persian reads left to right as a whole (3×32×32, 4,736, L1)."""
+    return direction.rtl and direction.base not in _classes(paragraph.astext())
 
 
 class BidiRuns(SphinxPostTransform):
@@ -248,23 +253,13 @@ def rewrite_document(document: nodes.document, direction: Direction) -> None:
             block.parent.insert(block.parent.index(block) + 1, _raw("\\end{latin}\n"))
             block.parent.insert(block.parent.index(block), _raw("\\begin{latin}\n"))
     for element in list(document.findall(nodes.TextElement)):
-        if isinstance(element, _VERBATIM) or isinstance(element, nodes.Inline):
+        if isinstance(element, (*_VERBATIM, nodes.Inline)):
             continue
-        if _has_text_element_ancestor(element) or _inside(element, ("RootHeader", "HiddenCellNode")):
+        # sphinx-jupyterbook-latex's root-page headings are matched by their text; hidden cells are dropped
+        if any(isinstance(a, nodes.TextElement) or type(a).__name__ in ("RootHeader", "HiddenCellNode")
+               for a in _ancestors(element)):
             continue
-        # a table cell without any Persian reads left to right as a whole (3×32×32, 4,736)
-        whole = (direction.rtl and isinstance(element.parent, nodes.entry)
-                 and direction.base not in _classes(element.astext()))
-        rewrite(element, direction, whole)
-
-
-def _inside(node: nodes.Node, class_names: tuple[str, ...]) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if type(parent).__name__ in class_names:
-            return True
-        parent = parent.parent
-    return False
+        rewrite(element, direction, isinstance(element.parent, nodes.entry) and _whole_ltr_cell(element, direction))
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -298,8 +293,7 @@ def _cell_latex(entry: nodes.entry, direction: Direction, text: str | None = Non
     """LaTeX of a cell (or of ``text`` set in it) with the edition's direction handling."""
     paragraph = nodes.paragraph("", text) if text is not None else nodes.paragraph(
         "", "", *[child.deepcopy() for para in entry.findall(nodes.paragraph) for child in para.children])
-    found = _classes(paragraph.astext())
-    rewrite(paragraph, direction, whole=direction.rtl and direction.base not in found)
+    rewrite(paragraph, direction, _whole_ltr_cell(paragraph, direction))
     return _inline_latex(paragraph)
 
 
