@@ -63,3 +63,15 @@ def test_provenance_box_names_a_stand_in_as_one():
     english = render(bundle, PROVENANCE_MIME, "en")[0].astext()
     assert "stand-in for CIFAR-100" in english
     assert "جایگزینِ CIFAR-100" in persian and "شناسنامه" in persian
+
+
+def test_glued_numpy_numbers_read_as_plain_numbers(monkeypatch):
+    import numpy as np
+    import myst_nb
+
+    from cnnbook.book.display import glue_numbers
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    glue_numbers("q", {"ratio": np.float64(5.4), "count": np.int64(3), "plain": 7})
+    assert {name: repr(value) for name, value in glued.items()} == {"q_ratio": "5.4", "q_count": "3", "q_plain": "7"}

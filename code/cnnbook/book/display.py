@@ -1,4 +1,4 @@
-"""What page code cells show: bilingual tables, SymPy equations and glued numbers.
+"""What page code cells show: bilingual tables, SymPy equations, glued numbers and figures.
 
 A table is emitted as the custom mime type ``TABLE_MIME`` whose column headers are label keys
 (``cnnbook.book.labels``); the book's renderer (``cnnbook.book.mime``) writes them in the page's
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import sympy
 
@@ -17,6 +18,24 @@ from cnnbook.book.labels import label
 from cnnbook.derivations import Derivation
 
 TABLE_MIME = "application/vnd.cnnbook.table+json"
+
+
+def _figures_for_print() -> None:
+    """In a notebook, matplotlib figures (shown or glued) carry a PDF rendering beside the PNG:
+    the site shows the PNG, the PDF editions embed the vector drawing (with TrueType text)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        import matplotlib
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        matplotlib.rcParams["pdf.fonttype"] = 42
+        set_matplotlib_formats("png", "pdf")
+
+
+_figures_for_print()
 
 
 class Text(dict):
@@ -118,8 +137,11 @@ def keyed_labels(frame: pd.DataFrame, key: str = "key", column: str = "variant")
 
 
 def glue_numbers(prefix: str, values: Mapping[str, Any]) -> None:
-    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``."""
+    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``.
+
+    NumPy scalars are glued as Python numbers: their repr (``np.float64(5.4)``) is what the
+    page would show otherwise."""
     from myst_nb import glue
 
     for key, value in values.items():
-        glue(f"{prefix}_{key}", value, display=False)
+        glue(f"{prefix}_{key}", value.item() if isinstance(value, np.generic) else value, display=False)
