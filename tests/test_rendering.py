@@ -63,3 +63,10 @@ def test_provenance_box_names_a_stand_in_as_one():
     english = render(bundle, PROVENANCE_MIME, "en")[0].astext()
     assert "stand-in for CIFAR-100" in english
     assert "جایگزینِ CIFAR-100" in persian and "شناسنامه" in persian
+
+
+def test_provenance_box_names_procedural_data_as_such():
+    source = DataSource("blobs", False, "20 images")
+    bundle = Provenance.start(data=[source]).box()._repr_mimebundle_()
+    assert "blobs (procedural)" in render(bundle, PROVENANCE_MIME, "en")[0].astext()
+    assert "blobs (رویه‌ای)" in render(bundle, PROVENANCE_MIME, "fa")[0].astext()
