@@ -51,6 +51,9 @@ def test_recurrent_layers_have_gate_multiples_of_the_rnn_parameters_and_run_sequ
     assert table.loc["seq_conv1d", "params"] == numel(nn.Conv1d(64, 64, 3))
     assert table.loc["seq_conv1d", "sequential"] == 1 and table.loc["seq_lstm", "sequential"] == 50
     assert table.loc["seq_conv1d", "macs"] == 50 * 64 * 64 * 3
+    assert table.loc["seq_lstm", "macs"] == 4 * (64 * 64 + 64 * 64) * 50
+    scaled = fam.sequence_layers(steps=200, probe=10).set_index("key")
+    assert scaled.loc["seq_gru", "macs"] == 4 * table.loc["seq_gru", "macs"]
 
 
 def test_measure_runs_on_shapes_only():

@@ -167,20 +167,20 @@ def residual_pipeline(x: np.ndarray = S1_P1_INPUT, kernel: np.ndarray = S1_P1_FI
     return stages
 
 
-def heatmaps(stages: Mapping[str, np.ndarray], titles: Mapping[str, str] = S1_P1_TITLES, columns: int = 3,
-             decimals: int = 2):
-    """One annotated heatmap per matrix (value written in every cell), in a grid of ``columns``."""
+def heatmaps(stages: Mapping[str, np.ndarray], titles: Mapping[str, str] = S1_P1_TITLES, columns: int = 3):
+    """One annotated heatmap per matrix (value written in every cell, up to 6 significant digits),
+    in a grid of ``columns``."""
     import matplotlib.pyplot as plt
 
     rows = -(-len(stages) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 2.9 * rows), squeeze=False, dpi=150)
     for ax, (name, matrix) in zip(axes.flat, stages.items()):
         matrix = np.asarray(matrix, dtype=float)
         image = ax.imshow(matrix, cmap="viridis")
         low, high = np.nanmin(matrix), np.nanmax(matrix)
         for (i, j), value in np.ndenumerate(matrix):
             bright = high > low and (value - low) / (high - low) > 0.6
-            ax.text(j, i, f"{value:.{decimals}f}", ha="center", va="center", fontsize=8,
+            ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=8,
                     color="black" if bright else "white")
         ax.set_title(titles.get(name, name), fontsize=10)
         ax.set_xticks(range(matrix.shape[1]))

@@ -186,7 +186,7 @@ def plot_growth(growth: pd.DataFrame):
     """Receptive field against depth for each stack (log scale), and the output length each keeps."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), dpi=150)
     for key, part in growth.groupby("key", sort=False):
         left.plot(part.depth, part.rf, label=LEGEND[key], **_STYLE[key])
         right.plot(part.depth, part.output, label=LEGEND[key], **_STYLE[key])
@@ -209,7 +209,7 @@ def plot_gridding(maps: Mapping[str, np.ndarray]):
 
     cmap = plt.get_cmap("viridis").copy()
     cmap.set_under("white")
-    fig, axes = plt.subplots(1, len(maps), figsize=(2.7 * len(maps), 3.2))
+    fig, axes = plt.subplots(1, len(maps), figsize=(2.2 * len(maps), 2.7), dpi=150)
     for ax, (key, weights) in zip(np.atleast_1d(axes), maps.items()):
         image = ax.imshow(np.where(weights > 0, weights, -1), cmap=cmap, vmin=1e-9, vmax=1, interpolation="nearest")
         ax.set_title(LEGEND[key], fontsize=9)

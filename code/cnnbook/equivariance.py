@@ -323,7 +323,7 @@ def plot_shift_errors(errors: pd.DataFrame, error_map: torch.Tensor, map_shift: 
     1e-17). Right: where zero padding breaks equivariance, for one shift."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.7, 1]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), dpi=150, gridspec_kw={"width_ratios": [1.7, 1]})
     for key, part in errors[errors["shift"] > 0].groupby("key", sort=False):
         left.plot(part["shift"], part["error"].clip(lower=1e-18), marker="o", label=LEGEND[key])
     left.set_yscale("log")
@@ -345,7 +345,7 @@ def plot_pooled_change(change: pd.DataFrame):
     """Change of pooled features against shift, one panel per pooling kind, one line per window."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.2), sharey=True, dpi=150)
     for ax, (kind, part) in zip(axes, change.groupby("kind", sort=False)):
         for window, line in part.groupby("window", sort=False):
             name = "no pooling" if window == "1" else ("global" if window == "global" else f"{window}×{window}")
@@ -365,7 +365,7 @@ def plot_shift_stability(stability: pd.DataFrame):
     import matplotlib.pyplot as plt
 
     mean = stability.groupby(["key", "shift"], sort=False)[["map_change", "mean_change", "aligned_change"]].mean()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.2), dpi=150)
     for key in stability["key"].unique():
         part = mean.loc[key]
         line, = left.plot(part.index, part["map_change"], label=LEGEND[key])

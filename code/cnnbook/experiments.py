@@ -258,7 +258,7 @@ def plot_aspect(accuracies: pd.DataFrame, split: Split, shown: Sequence[float] =
     """Top: one test digit at several aspect ratios. Bottom: test accuracy against the ratio."""
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(8, 5.6))
+    fig = plt.figure(figsize=(7, 4.9), dpi=150)
     grid = fig.add_gridspec(2, len(shown), height_ratios=[1, 2.6])
     for column, ratio in enumerate(shown):
         ax = fig.add_subplot(grid[0, column])

@@ -99,23 +99,30 @@ def video_layers(channels: int = 64) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sequence_layers(steps: int = 1000, features: int = 64, hidden: int = 64, kernel: int = 3) -> pd.DataFrame:
+def sequence_layers(steps: int = 1000, features: int = 64, hidden: int = 64, kernel: int = 3,
+                    probe: int = 50) -> pd.DataFrame:
     """A convolution and three recurrent layers on a sequence of ``steps`` vectors of size
     ``features``: parameters and MACs (measured), and the number of steps that must run one
     after another (a convolution computes all positions at once; a recurrence one step at a
-    time). Columns ``key, params, macs, sequential``."""
+    time). Recurrent layers are measured on ``probe`` steps and scaled to ``steps``: their cost
+    is exactly proportional to the length, and the shape-only run unrolls every step.
+    Columns ``key, params, macs, sequential``."""
     designs = {
-        "seq_conv1d": (nn.Conv1d(features, hidden, kernel, padding=kernel // 2), (features, steps), 1),
-        "seq_rnn": (nn.RNN(features, hidden, batch_first=True), (steps, features), steps),
-        "seq_gru": (nn.GRU(features, hidden, batch_first=True), (steps, features), steps),
-        "seq_lstm": (nn.LSTM(features, hidden, batch_first=True), (steps, features), steps),
+        "seq_conv1d": nn.Conv1d(features, hidden, kernel, padding=kernel // 2),
+        "seq_rnn": nn.RNN(features, hidden, batch_first=True),
+        "seq_gru": nn.GRU(features, hidden, batch_first=True),
+        "seq_lstm": nn.LSTM(features, hidden, batch_first=True),
     }
     rows = []
-    for key, (module, shape, sequential) in designs.items():
-        _, params, macs = measure(module, shape)
+    for key, module in designs.items():
+        if isinstance(module, nn.Conv1d):
+            _, params, macs = measure(module, (features, steps))
+            sequential = 1
+        else:
+            _, params, probe_macs = measure(module, (probe, features))
+            macs, sequential = probe_macs * steps // probe, steps
         rows.append({"key": key, "params": params, "macs": macs, "sequential": sequential})
     return pd.DataFrame(rows)
-
 
 
 def stride_and_dense(strides: Sequence[int] = (1, 2, 4)) -> pd.DataFrame:

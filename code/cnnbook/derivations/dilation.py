@@ -70,7 +70,7 @@ def dilated_kernel(kernel: np.ndarray, dilation: int) -> np.ndarray:
     return np.kron(kernel, selector(dilation))[:extent, :extent]
 
 
-def kronecker_equivalence(size: int = 2, dilation: int = 2, image: tuple[int, int] = (6, 7)) -> Derivation:
+def kronecker_equivalence(size: int = 2, dilation: int = 2, image: tuple[int, int] = (4, 5)) -> Derivation:
     """For a symbolic ``size × size`` kernel ``K`` and symbolic image ``I``: the dilated convolution
     (by its definition) equals the plain convolution with ``K' = K ⊗ A`` once the trailing zero
     rows and columns of the Kronecker product are dropped; with the untrimmed ``K ⊗ A`` the
