@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import sympy
 import torch
 import torch.nn.functional as F
 
@@ -88,10 +89,8 @@ SYMBOLS = {"X": "X", "W": "W", "G": r"G = \frac{\partial L}{\partial Y}", "Y": "
            "O": "O", "f": "f", "dO": r"\frac{\partial L}{\partial O}", "dF": r"\frac{\partial L}{\partial F}"}
 
 
-def exact(matrix: np.ndarray) -> "sympy.Matrix":
+def exact(matrix: np.ndarray) -> sympy.Matrix:
     """A float array with rational entries as an exact SymPy matrix (for display)."""
-    import sympy
-
     return sympy.Matrix(np.atleast_2d(matrix)).applyfunc(lambda v: sympy.nsimplify(v, rational=True))
 
 
