@@ -75,3 +75,10 @@ def test_glued_numpy_numbers_read_as_plain_numbers(monkeypatch):
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
     glue_numbers("q", {"ratio": np.float64(5.4), "count": np.int64(3), "plain": 7})
     assert {name: repr(value) for name, value in glued.items()} == {"q_ratio": "5.4", "q_count": "3", "q_plain": "7"}
+
+
+def test_provenance_box_names_procedural_data_as_such():
+    source = DataSource("blobs", False, "20 images")
+    bundle = Provenance.start(data=[source]).box()._repr_mimebundle_()
+    assert "blobs (procedural)" in render(bundle, PROVENANCE_MIME, "en")[0].astext()
+    assert "blobs (رویه‌ای)" in render(bundle, PROVENANCE_MIME, "fa")[0].astext()
