@@ -96,7 +96,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def latex(expr: Any, lhs: Any | None = None) -> str:
-    """LaTeX of a SymPy expression, optionally as ``lhs = expr``."""
+    """LaTeX of a SymPy expression, optionally as ``lhs = expr``; a tuple of equations becomes
+    one aligned block, an equation a line."""
+    if isinstance(expr, sympy.Tuple) and all(isinstance(e, sympy.Eq) for e in expr):
+        rows = (f"{sympy.latex(e.lhs)} &= {sympy.latex(e.rhs)}" for e in expr)
+        return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
     body = sympy.latex(expr)
     return body if lhs is None else f"{sympy.latex(lhs) if not isinstance(lhs, str) else lhs} = {body}"
 

@@ -52,7 +52,9 @@ def conv_gradients(height: int = 3, width: int = 3, kernel: tuple[int, int] = (2
                             sp.Sum(G[i, j] * X[s_ * i + m, s_ * j + n], (i, 0, ho - 1), (j, 0, wo - 1))),
             "input": sp.Eq(sp.Symbol(r"\frac{\partial L}{\partial X_{a,b}}"),
                            sp.Sum(G[i, j] * W[a - s_ * i, b - s_ * j], (i, 0, ho - 1), (j, 0, wo - 1))),
-            "dW": sp.Eq(sp.Symbol(r"\frac{\partial L}{\partial W}"), _grad(loss, w), evaluate=False),
+            # one equation per weight: the 2-D matrix of these sums is wider than a printed page
+            "dW": sp.Tuple(*(sp.Eq(sp.Symbol(rf"\frac{{\partial L}}{{\partial W_{{{p},{q}}}}}"), entry)
+                             for (p, q), entry in np.ndenumerate(np.array(_grad(loss, w))))),
             "dX": sp.Eq(sp.Symbol(r"\frac{\partial L}{\partial X}"), _grad(loss, x), evaluate=False),
         },
         identities={
