@@ -62,7 +62,7 @@ def test_every_glued_key_is_glued_by_a_code_cell():
             continue
         # a key is glued directly, or through a prefix helper (glue_numbers / glue_rows / glue_derivation)
         prefixes = set(re.findall(r"glue_(?:numbers|rows|derivation)\(\"(\w+)\"", cells))
-        direct = set(re.findall(r"glue\(\"(\w+)\"", cells))
+        direct = set(re.findall(r"glue(?:_figure)?\(\"(\w+)\"", cells))
         for key in used:
             assert key in direct or any(key.startswith(prefix + "_") for prefix in prefixes), key
 

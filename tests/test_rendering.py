@@ -63,3 +63,25 @@ def test_provenance_box_names_a_stand_in_as_one():
     english = render(bundle, PROVENANCE_MIME, "en")[0].astext()
     assert "stand-in for CIFAR-100" in english
     assert "جایگزینِ CIFAR-100" in persian and "شناسنامه" in persian
+
+
+def test_provenance_box_calls_procedural_data_procedural_not_a_stand_in():
+    provenance = Provenance.start(data=[DataSource("procedural shapes (32×32)", False, "3×32×32, N = 30 + 10")])
+    bundle = provenance.box()._repr_mimebundle_()
+    english = render(bundle, PROVENANCE_MIME, "en")[0].astext()
+    persian = render(bundle, PROVENANCE_MIME, "fa")[0].astext()
+    assert "procedural shapes (32×32) (procedural)" in english and "stand-in" not in english
+    assert "(رویه‌ای)" in persian
+
+
+def test_glued_numpy_scalars_become_python_numbers(monkeypatch):
+    import numpy as np
+    import myst_nb
+
+    from cnnbook.book.display import glue_numbers
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update({name: value}))
+    glue_numbers("x", {"a": np.float64(1.5), "b": np.int64(3), "c": "text"})
+    assert glued == {"x_a": 1.5, "x_b": 3, "x_c": "text"}
+    assert type(glued["x_a"]) is float and type(glued["x_b"]) is int

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import sympy
 
@@ -118,8 +119,18 @@ def keyed_labels(frame: pd.DataFrame, key: str = "key", column: str = "variant")
 
 
 def glue_numbers(prefix: str, values: Mapping[str, Any]) -> None:
-    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``."""
+    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``
+    (NumPy scalars become Python numbers, whose text a format spec can read)."""
     from myst_nb import glue
 
     for key, value in values.items():
-        glue(f"{prefix}_{key}", value, display=False)
+        glue(f"{prefix}_{key}", value.item() if isinstance(value, np.generic) else value, display=False)
+
+
+def glue_figure(name: str, fig: Any) -> None:
+    """Glue a matplotlib figure under ``name`` (shown with a ``{glue:figure}`` block) and close it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

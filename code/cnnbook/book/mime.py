@@ -49,7 +49,12 @@ def _table(content: dict, language: str) -> list[nodes.Node]:
 
 
 def _data_text(source: dict, language: str) -> str:
-    kind = label("real", language) if source["real"] else f"{label('stand_in', language)} {source['stands_in_for']}"
+    if source["real"]:
+        kind = label("real", language)
+    elif source["stands_in_for"]:
+        kind = f"{label('stand_in', language)} {source['stands_in_for']}"
+    else:  # generated on purpose, not in place of a real data set
+        kind = label("procedural", language)
     return f"{source['name']} ({kind}), {source['size']}"
 
 

@@ -113,7 +113,9 @@ def build_site(root: Path, profile: str | None = None, strict: bool = True,
                force: Chapter | None = None) -> BuildReport:
     """Build both languages (executing only stale chapters) and assemble the site."""
     profile_name = get_profile(profile).name
-    env = {**os.environ, PROFILE_ENV: profile_name}
+    # OpenMP threads that sleep instead of spinning while they wait: on a shared or busy machine,
+    # spinning threads slow PyTorch's CPU kernels by an order of magnitude (the user's setting wins)
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, PROFILE_ENV: profile_name}
     if force is not None:
         removed = invalidate(root, force)
         print(f"[cnnbook] forcing {force.id}: dropped {removed} cached execution(s)")
