@@ -78,14 +78,14 @@ class Alpha(sp.Function):
 
 
 class Raw(sp.Function):
-    """The raw map at ``(i, j)``, ``Σ_k α^c_k A^k_ij``, shown compactly; ``doit`` writes it out."""
+    """The raw map at ``(i, j)``, ``Σ_k α^c_k A^k_ij``, shown as ``L̃^c_ij``; ``doit`` writes it out."""
 
     def doit(self, deep: bool = True, **hints) -> sp.Expr:
         row, column = self.args
         return sp.Sum(Alpha(k) * A[k, row, column], (k, 1, CHECK[K])).doit(deep=deep, **hints)
 
     def _latex(self, printer) -> str:
-        return r"\Big(\textstyle\sum_k \alpha^c_k A^k\Big)_{%s %s}" % tuple(printer._print(a) for a in self.args)
+        return r"\tilde{L}^c_{%s %s}" % tuple(printer._print(a) for a in self.args)
 
 
 def grad_cam() -> Derivation:
