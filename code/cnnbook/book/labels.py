@@ -106,14 +106,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "probability": ("Probability", "احتمال"),
     "class_name": ("Class", "کلاس"),
     "model": ("Model", "مدل"),
-    "accuracy": ("Test accuracy (%)", "دقت آزمون (٪)"),
-    "pointing_object": ("Pointing game (%)", "بازی اشاره (٪)"),
-    "mass_object": ("Mass on the object (%)", "سهم جرم روی شیء (٪)"),
-    "area_object": ("Object's area (%)", "مساحت شیء (٪)"),
-    "mass_cue": ("Mass on the corner patch (%)", "سهم جرم روی وصلهٔ گوشه (٪)"),
+    "accuracy": ("Accuracy (%)", "دقت (٪)"),
+    "pointing_object": ("Pointing (%)", "اشاره (٪)"),
+    "mass_object": ("Mass on object (%)", "جرم روی شیء (٪)"),
+    "area_object": ("Object area (%)", "مساحت شیء (٪)"),
+    "mass_cue": ("Mass on patch (%)", "جرم روی وصله (٪)"),
     "area_cue": ("Patch area (%)", "مساحت وصله (٪)"),
-    "shapes_clean": ("clean training images", "تصاویر آموزشی بدون نشانه"),
-    "shapes_shortcut": ("corner patch gives the class away in training", "وصلهٔ گوشه در آموزش کلاس را لو می‌دهد"),
+    "shapes_clean": ("clean", "بی‌نشانه"),
+    "shapes_shortcut": ("shortcut", "میان‌بُر"),
 }
 
 
