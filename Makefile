@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 # PyTorch first and pinned: pip then takes these wheels instead of resolving a newer torch.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
+# Debian/Ubuntu packages of the PDF editions (XeLaTeX, xepersian, latexmk; pdftotext for checks).
+PDF_DEPS := texlive-xetex texlive-lang-arabic texlive-latex-extra texlive-fonts-recommended latexmk poppler-utils
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install book test pdf clean distclean
+.PHONY: install book test pdf pdf-deps clean distclean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +25,15 @@ book: install            ## execute stale chapters and build the bilingual site 
 test: install            ## run the test suite
 	$(BIN)/pytest -n 2
 
+pdf-deps:                ## install the TeX packages the PDF editions need (Debian/Ubuntu, apt-get)
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PDF_DEPS)
+
+pdf: install             ## build the PDF editions in _build/pdf from the executed outputs (needs pdf-deps)
+	$(BIN)/cnnbook pdf
+
 clean:                   ## remove build outputs (keeps the execution cache)
-	rm -rf _build/html _build/fa _build/site _build/jupyter_execute
+	rm -rf _build/html _build/latex _build/pdf _build/fa _build/site _build/jupyter_execute
 
 distclean:               ## remove every build output, the execution cache and the environment
 	rm -rf _build $(VENV)

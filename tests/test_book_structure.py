@@ -60,8 +60,10 @@ def test_every_glued_key_is_glued_by_a_code_cell():
         used = {a or b for a, b in GLUE.findall(text)}
         if not used:
             continue
-        # a key is glued directly, or through a prefix helper (glue_numbers / glue_rows / glue_derivation)
+        # a key is glued directly, or through a prefix helper (glue_numbers / glue_rows / glue_derivation),
+        # or by a glue call with an f-string name f"<prefix>_{...}"
         prefixes = set(re.findall(r"glue_(?:numbers|rows|derivation)\(\"(\w+)\"", cells))
+        prefixes |= set(re.findall(r"glue(?:_\w+)?\(f\"(\w+?)_\{", cells))
         direct = set(re.findall(r"glue(?:_figure)?\(\"(\w+)\"", cells))
         for key in used:
             assert key in direct or any(key.startswith(prefix + "_") for prefix in prefixes), key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,11 @@ def test_unknown_profile_in_the_environment_is_rejected(monkeypatch):
     monkeypatch.setenv("BOOK_PROFILE", "gpu-farm")
     with pytest.raises(ProfileError, match="valid profiles: quick, full"):
         get_profile()
+
+
+def test_pdf_without_tex_says_how_to_install_it():
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # the environment, no TeX
+    result = subprocess.run([CNNBOOK, "pdf"], capture_output=True, text=True, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "xelatex and latexmk not found" in lines[0] and "make pdf-deps" in lines[0]

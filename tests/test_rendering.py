@@ -65,23 +65,26 @@ def test_provenance_box_names_a_stand_in_as_one():
     assert "جایگزینِ CIFAR-100" in persian and "شناسنامه" in persian
 
 
-def test_provenance_box_calls_procedural_data_procedural_not_a_stand_in():
-    provenance = Provenance.start(data=[DataSource("procedural shapes (32×32)", False, "3×32×32, N = 30 + 10")])
-    bundle = provenance.box()._repr_mimebundle_()
-    english = render(bundle, PROVENANCE_MIME, "en")[0].astext()
-    persian = render(bundle, PROVENANCE_MIME, "fa")[0].astext()
-    assert "procedural shapes (32×32) (procedural)" in english and "stand-in" not in english
-    assert "(رویه‌ای)" in persian
-
-
-def test_glued_numpy_scalars_become_python_numbers(monkeypatch):
+def test_glued_numpy_numbers_read_as_plain_numbers(monkeypatch):
     import numpy as np
     import myst_nb
 
     from cnnbook.book.display import glue_numbers
 
     glued = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update({name: value}))
-    glue_numbers("x", {"a": np.float64(1.5), "b": np.int64(3), "c": "text"})
-    assert glued == {"x_a": 1.5, "x_b": 3, "x_c": "text"}
-    assert type(glued["x_a"]) is float and type(glued["x_b"]) is int
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    glue_numbers("q", {"ratio": np.float64(5.4), "count": np.int64(3), "plain": 7})
+    assert {name: repr(value) for name, value in glued.items()} == {"q_ratio": "5.4", "q_count": "3", "q_plain": "7"}
+
+
+def test_provenance_box_names_procedural_data_as_such():
+    source = DataSource("blobs", False, "20 images")
+    bundle = Provenance.start(data=[source]).box()._repr_mimebundle_()
+    assert "blobs (procedural)" in render(bundle, PROVENANCE_MIME, "en")[0].astext()
+    assert "blobs (رویه‌ای)" in render(bundle, PROVENANCE_MIME, "fa")[0].astext()
+
+
+def test_data_sizes_stay_left_to_right_after_a_persian_word():
+    source = DataSource("scikit-image photos", True, "3×224×224, N = 5")
+    persian = render(Provenance.start(data=[source]).box()._repr_mimebundle_(), PROVENANCE_MIME, "fa")[0].astext()
+    assert "(واقعی), \u20663×224×224, N = 5\u2069" in persian  # an isolate: the size is not reordered

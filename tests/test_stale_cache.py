@@ -57,11 +57,15 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def run_build(root: Path, profile: str = "quick") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(root / "code"), "BOOK_PROFILE": profile}
+    return subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "-W"],
+                          cwd=root, env=env, capture_output=True, text=True)
+
+
 def build(root: Path, profile: str = "quick") -> tuple[int, str]:
     """Build the demo book; return the number of executed notebooks and the chapter's HTML."""
-    env = {**os.environ, "PYTHONPATH": str(root / "code"), "BOOK_PROFILE": profile}
-    result = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", ".", "-W"],
-                            cwd=root, env=env, capture_output=True, text=True)
+    result = run_build(root, profile)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     executed = len(re.findall(r"Executed notebook in", result.stdout + result.stderr))
     html = (root / "_build" / "html" / "book" / "en" / "ch01-demo.html").read_text(encoding="utf-8")
@@ -88,3 +92,15 @@ def test_outputs_are_never_stale_and_nothing_runs_twice(book: Path):
     chapter = Chapter("ch01", "book/en/ch01-demo", book)
     assert invalidate(book, chapter) >= 1
     assert build(book)[0] == 1                                    # forced: executes again
+
+
+def test_a_failing_cell_fails_the_build(book: Path):
+    page = book / "book" / "en" / "ch01-demo.md"
+    original = page.read_text()
+    try:
+        page.write_text(notebook_page("Demo chapter", "raise ValueError('broken on purpose')"))
+        result = run_build(book)
+        assert result.returncode != 0
+        assert "broken on purpose" in result.stdout + result.stderr
+    finally:
+        page.write_text(original)

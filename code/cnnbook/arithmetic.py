@@ -504,10 +504,17 @@ def to_torch(layers: Sequence[Layer], input_shape: Sequence[int], *, measure_poo
 
 def gradient_support(layers: Sequence[Layer], input_shape: Sequence[int], upto: str | None = None) -> torch.Tensor:
     """Boolean map of the input pixels that reach the central unit of layer ``upto`` (default:
-    the last layer; for flat layers, any unit), found from the input gradient.
+    the last layer; for flat layers, any unit): where ``path_weights`` is non-zero."""
+    return path_weights(layers, input_shape, upto) > 0
 
-    Weights are set to positive constants, max pools become average pools and the input is
-    positive, so no gradient path cancels and every pixel with a path to the unit is marked.
+
+def path_weights(layers: Sequence[Layer], input_shape: Sequence[int], upto: str | None = None) -> torch.Tensor:
+    """Input gradient (summed over channels) of the central unit of layer ``upto`` (default: the
+    last layer; for flat layers, of all units) with every weight set to ``1 / fan-in``.
+
+    Max pools become average pools and the input is positive, so no gradient path cancels: the
+    map is non-zero exactly on the pixels with a path to the unit, and proportional there to
+    the number of paths.
     """
     specs = list(layers)
     if upto is not None:
@@ -530,7 +537,7 @@ def gradient_support(layers: Sequence[Layer], input_shape: Sequence[int], upto: 
         y[(0, 0, *centre)].backward()
     else:  # flat output: all features together see the union of all fields
         y.sum().backward()
-    return x.grad[0].abs().sum(dim=0) > 0
+    return x.grad[0].abs().sum(dim=0)
 
 
 def measure_receptive_field(layers: Sequence[Layer], input_shape: Sequence[int],

@@ -1,8 +1,9 @@
-"""Command line: ``cnnbook chapters | build | run <chapter> | data [names]``.
+"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | data [names]``.
 
 ``build`` builds the whole bilingual site (what ``make book`` calls); ``run`` brings one
 chapter up to date (re-executing it if its code, the package or the profile changed, or always
-with ``--force``) and rebuilds the site around it; ``data`` checks (and downloads, where allowed)
+with ``--force``) and rebuilds the site around it; ``pdf`` builds the two PDF editions from the
+same executed outputs (what ``make pdf`` calls); ``data`` checks (and downloads, where allowed)
 the real data sets of the full profile.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import sys
 
 from cnnbook.book.chapters import ChapterError, chapters, find_chapter
+from cnnbook.book.pdf import OVERFULL_TOLERANCE, PdfReport, build_pdfs
 from cnnbook.book.site import BuildReport, SiteError, build_site, project_root
 from cnnbook.profiles import PROFILES, ProfileError, get_profile
 
@@ -32,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("chapter", help="chapter id, e.g. ch01 (see `cnnbook chapters`)")
     run.add_argument("--force", action="store_true", help="re-execute even if the outputs are current")
     add_build_options(run)
+    pdf = commands.add_parser("pdf", help="build the PDF editions in _build/pdf (needs TeX: make pdf-deps)")
+    pdf.add_argument("--language", choices=("en", "fa"), action="append",
+                     help="build only this edition (repeatable; default: both)")
+    add_build_options(pdf)
     data = commands.add_parser("data", help="check or download the real data sets of the full profile")
     data.add_argument("names", nargs="*", help="data sets (default: all of the full profile's)")
     data.add_argument("--root", help="data folder (default: $CNNBOOK_DATA or data/ in the repository)")
@@ -62,6 +68,16 @@ def _report(report: BuildReport) -> None:
           f"site: {report.site / 'index.html'}")
 
 
+def _report_pdf(report: PdfReport) -> None:
+    visible = report.visible_overfull()
+    worst = max((box.points for box in report.overfull), default=0.0)
+    print(f"[cnnbook] {report.path}: {report.pages} pages, {report.seconds:.1f} s, "
+          f"notebooks executed: {report.executed}; overfull boxes: {len(report.overfull)} "
+          f"(largest {worst:.1f} pt, {len(visible)} above {OVERFULL_TOLERANCE:g} pt)")
+    for box in visible:
+        print(f"    overfull {box.kind}box {box.points:.1f} pt {box.where}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -73,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{chapter.id}  {chapter.title('en')}  |  {chapter.title('fa')}")
             return 0
         get_profile(args.profile)  # validate before any work
+        if args.command == "pdf":
+            for report in build_pdfs(root, args.profile, args.strict, tuple(args.language or ("en", "fa"))):
+                _report_pdf(report)
+            return 0
         force = find_chapter(root, args.chapter) if args.command == "run" and args.force else None
         if args.command == "run" and force is None:
             find_chapter(root, args.chapter)

@@ -104,7 +104,7 @@ class ImageNetClassifier(nn.Module):
         class name and its softmax probability."""
         probabilities = torch.softmax(self.eval()(images), dim=1)
         best = probabilities.topk(k, dim=1)
-        return pd.DataFrame([{"image": name, "rank": rank + 1, "class_name": self.classes[c], "probability": p}
+        return pd.DataFrame([{"image_name": name, "rank": rank + 1, "class_name": self.classes[c], "probability": p}
                              for name, ps, cs in zip(names, best.values.tolist(), best.indices.tolist())
                              for rank, (p, c) in enumerate(zip(ps, cs))])
 

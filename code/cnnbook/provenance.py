@@ -21,7 +21,8 @@ PROVENANCE_MIME = "application/vnd.cnnbook.provenance+json"
 
 @dataclass(frozen=True)
 class DataSource:
-    """A data set used on a page: its name, whether it is real or a stand-in, and its size."""
+    """A data set used on a page: its name, whether it is real, and its size. A data set that is
+    not real either stands in for one (``stands_in_for``) or is procedural in its own right."""
 
     name: str
     real: bool

@@ -1,4 +1,4 @@
-"""What page code cells show: bilingual tables, SymPy equations and glued numbers.
+"""What page code cells show: bilingual tables, SymPy equations, glued numbers and figures.
 
 A table is emitted as the custom mime type ``TABLE_MIME`` whose column headers are label keys
 (``cnnbook.book.labels``); the book's renderer (``cnnbook.book.mime``) writes them in the page's
@@ -18,6 +18,24 @@ from cnnbook.book.labels import label
 from cnnbook.derivations import Derivation
 
 TABLE_MIME = "application/vnd.cnnbook.table+json"
+
+
+def _figures_for_print() -> None:
+    """In a notebook, matplotlib figures (shown or glued) carry a PDF rendering beside the PNG:
+    the site shows the PNG, the PDF editions embed the vector drawing (with TrueType text)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        import matplotlib
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        matplotlib.rcParams["pdf.fonttype"] = 42
+        set_matplotlib_formats("png", "pdf")
+
+
+_figures_for_print()
 
 
 class Text(dict):
@@ -97,13 +115,22 @@ def glue_derivation(prefix: str, derivation: Derivation) -> None:
         glue_math(f"{prefix}_{step}", expr)
 
 
-def identities(derivation: Derivation) -> "Math":
-    """The derivation's identities as display math, each ``lhs = rhs`` marked ✓ (holds) or ✗."""
+def identities(derivation: Derivation, layout: str = "inline") -> "Math":
+    """The derivation's identities as display math, each marked ✓ (holds) or ✗: ``lhs = rhs`` on
+    one line (``inline``), the right-hand side on a line of its own (``wide``), or only the
+    identity's name (``names``, for expressions too long to read)."""
     from IPython.display import Math
 
     marks = {True: r"\checkmark", False: r"\times"}
-    rows = [sympy.latex(lhs) + " &= " + sympy.latex(rhs) + r" \qquad " + marks[ok]
-            for (lhs, rhs), ok in zip(derivation.identities.values(), derivation.verify().values())]
+    checked = zip(derivation.identities.items(), derivation.verify().values())
+    if layout == "names":
+        rows = [r"\mathtt{" + name.replace("_", r"\_") + r"} &\quad " + marks[ok] for (name, _), ok in checked]
+    elif layout in ("inline", "wide"):
+        equals = r" \\ &\qquad = " if layout == "wide" else " &= "
+        rows = [("&" if layout == "wide" else "") + sympy.latex(lhs) + equals + sympy.latex(rhs) + r" \qquad "
+                + marks[ok] for (_, (lhs, rhs)), ok in checked]
+    else:
+        raise ValueError(f"layout must be 'inline', 'wide' or 'names', not {layout!r}")
     return Math(r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}")
 
 
@@ -119,8 +146,10 @@ def keyed_labels(frame: pd.DataFrame, key: str = "key", column: str = "variant")
 
 
 def glue_numbers(prefix: str, values: Mapping[str, Any]) -> None:
-    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``
-    (NumPy scalars become Python numbers, whose text a format spec can read)."""
+    """Glue each value as ``<prefix>_<key>`` so prose can cite it with ``{glue:text}``.
+
+    NumPy scalars are glued as Python numbers: their repr (``np.float64(5.4)``) is what the
+    page would show otherwise."""
     from myst_nb import glue
 
     for key, value in values.items():

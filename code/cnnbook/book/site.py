@@ -33,15 +33,21 @@ class SiteError(RuntimeError):
 
 @dataclass(frozen=True)
 class LanguageBuild:
-    """How one language's Jupyter Book build is invoked and where its HTML lands."""
+    """How one language's Jupyter Book build is invoked and where its HTML (or LaTeX) lands."""
 
     language: str
     options: tuple[str, ...]
     html_dir: str
 
-    def command(self, strict: bool) -> list[str]:
+    @property
+    def latex_dir(self) -> str:
+        """Where ``--builder latex`` writes this language's LaTeX (next to its HTML)."""
+        return str(Path(self.html_dir).with_name("latex"))
+
+    def command(self, strict: bool, builder: str = "html") -> list[str]:
         jupyter_book = Path(sys.executable).with_name("jupyter-book")  # the environment's own CLI
-        return [str(jupyter_book), "build", ".", *self.options, *(["-W", "--keep-going"] if strict else [])]
+        return [str(jupyter_book), "build", ".", *self.options, *(["--builder", builder] if builder != "html" else []),
+                *(["-W", "--keep-going"] if strict else [])]
 
 
 BUILDS = (
@@ -82,10 +88,11 @@ def invalidate(root: Path, chapter: Chapter) -> int:
     return removed
 
 
-def _run(build: LanguageBuild, root: Path, strict: bool, env: dict[str, str]) -> int:
+def run_build(build: LanguageBuild, root: Path, strict: bool, env: dict[str, str], builder: str = "html") -> int:
     """Run one language build, streaming its output; returns the number of notebooks executed."""
-    print(f"\n=== building the {build.language} book: jupyter-book {' '.join(build.command(strict)[1:])}", flush=True)
-    process = subprocess.Popen(build.command(strict), cwd=root, env=env, stdout=subprocess.PIPE,
+    command = build.command(strict, builder)
+    print(f"\n=== building the {build.language} book: jupyter-book {' '.join(command[1:])}", flush=True)
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, bufsize=1)
     executed = 0
     assert process.stdout is not None
@@ -109,17 +116,22 @@ def assemble_site(root: Path) -> Path:
     return site
 
 
+def build_environment(profile: str | None) -> dict[str, str]:
+    """The environment of a book build: this process's, with the execution profile set.
+
+    OpenMP threads sleep instead of spinning while they wait (unless the user says otherwise): on a
+    shared or busy machine, spinning threads slow PyTorch's CPU kernels by an order of magnitude."""
+    return {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, PROFILE_ENV: get_profile(profile).name}
+
+
 def build_site(root: Path, profile: str | None = None, strict: bool = True,
                force: Chapter | None = None) -> BuildReport:
     """Build both languages (executing only stale chapters) and assemble the site."""
-    profile_name = get_profile(profile).name
-    # OpenMP threads that sleep instead of spinning while they wait: on a shared or busy machine,
-    # spinning threads slow PyTorch's CPU kernels by an order of magnitude (the user's setting wins)
-    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, PROFILE_ENV: profile_name}
+    env = build_environment(profile)
     if force is not None:
         removed = invalidate(root, force)
         print(f"[cnnbook] forcing {force.id}: dropped {removed} cached execution(s)")
     started = time.perf_counter()
-    executed = {build.language: _run(build, root, strict, env) for build in BUILDS}
+    executed = {build.language: run_build(build, root, strict, env) for build in BUILDS}
     site = assemble_site(root)
     return BuildReport(executed, time.perf_counter() - started, site)

@@ -7,6 +7,7 @@
   Sphinx alone would keep its stale outputs because the page source itself did not change.
 - ``html-page-context`` gives templates the URL of the same page in the other language.
 - Theme strings get the book's own message catalogs (the themes have none for Persian).
+- LaTeX builds (the PDF editions) get the transforms of ``cnnbook.book.latex``.
 - A change to the static assets (CSS, JS, fonts) alone also triggers a write, since Sphinx copies
   them only when some page is written.
 """
@@ -158,6 +159,7 @@ def _add_theme_catalogs(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("cnnbook_package_dir", "code/cnnbook", "env")
+    app.setup_extension("cnnbook.book.latex")
     _add_theme_catalogs(app)
     app.connect("config-inited", _check_config, priority=100)
     app.connect("source-read", _inject_key)

@@ -1,0 +1,220 @@
+"""Dilated convolution, numerically: output sizes and the dilated-kernel equivalence against
+PyTorch, receptive-field growth of dilated stacks, and the holes ("gridding") some leave.
+
+Receptive fields come from ``cnnbook.arithmetic`` (computed) and ``gradient_support`` (measured).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import sympy as sp
+import torch
+import torch.nn.functional as F
+
+from cnnbook import by_hand
+from cnnbook.arithmetic import Conv, Layer, analyze, field_coverage, measure_receptive_field, path_weights
+from cnnbook.derivations import dilation as derivation
+
+
+def output_size_oracle(max_size: int = 9, max_kernel: int = 4, max_dilation: int = 4) -> tuple[int, int]:
+    """``(M - DF + D) × (N - DF + D)`` (the SymPy result) against the shapes that
+    ``torch.nn.functional.conv2d(..., dilation=D)`` and the definition (``by_hand``) produce, on
+    every ``M × N`` image, ``F × F`` kernel and dilation ``D`` of a grid where the kernel fits.
+    Returns ``(cases, mismatches)``."""
+    size = derivation.output_size()
+    rows = sp.lambdify((derivation.M, derivation.F, derivation.D), size.identities["rows"][0])
+    cases = mismatches = 0
+    for m in range(1, max_size + 1):
+        for n in range(1, max_size + 1):
+            image = torch.zeros(1, 1, m, n)
+            for f in range(1, max_kernel + 1):
+                for d in range(1, max_dilation + 1):
+                    if d * (f - 1) + 1 > min(m, n):
+                        continue
+                    cases += 1
+                    expected = (rows(m, f, d), rows(n, f, d))
+                    torch_shape = tuple(F.conv2d(image, torch.zeros(1, 1, f, f), dilation=d).shape[2:])
+                    by_definition = by_hand.correlate2d(np.zeros((m, n)), np.zeros((f, f)), dilation=d).shape
+                    mismatches += int(not expected == torch_shape == by_definition)
+    return cases, mismatches
+
+
+def kronecker_oracle(trials: int = 30, seed: int = 0) -> tuple[int, float]:
+    """Largest difference between ``conv2d(I, K, dilation=D)`` and ``conv2d(I, K')`` with
+    ``K' = K ⊗ A`` (trimmed) on random float64 images and kernels. Returns ``(trials, max_error)``."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(trials):
+        f, d = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        extent = d * (f - 1) + 1
+        m, n = (int(v) for v in rng.integers(extent, extent + 8, size=2))
+        image, kernel = rng.normal(size=(m, n)), rng.normal(size=(f, f))
+        img_t = torch.tensor(image)[None, None]
+        dilated = F.conv2d(img_t, torch.tensor(kernel)[None, None], dilation=d)
+        plain = F.conv2d(img_t, torch.tensor(derivation.dilated_kernel(kernel, d), dtype=torch.float64)[None, None])
+        worst = max(worst, float((dilated - plain).abs().max()))
+    return trials, worst
+
+
+# --------------------------------------------------------------------------- receptive fields
+def single_layer_fields(kernels: Sequence[int] = (1, 2, 3, 5), dilations: Sequence[int] = (1, 2, 3, 4)) -> pd.DataFrame:
+    """One ``K × K`` convolution with dilation ``D``: the field ``D(K - 1) + 1`` of the SymPy
+    result against the field measured from input gradients. Columns ``kernel, dilation, rf, rf_measured``."""
+    width = sp.lambdify((sp.Symbol("K", integer=True, positive=True), derivation.D),
+                        derivation.receptive_field().steps["width"].rhs)
+    rows = []
+    for k in kernels:
+        for d in dilations:
+            rf = int(width(k, d))
+            measured = measure_receptive_field([Conv(1, k, dilation=d)], (1, rf + 4, rf + 4))[0]
+            rows.append({"kernel": k, "dilation": d, "rf": rf, "rf_measured": measured})
+    return pd.DataFrame(rows)
+
+
+def stack(dilations: Sequence[int], kernel: int = 3, stride: int = 1) -> list[Layer]:
+    """Stride-``stride`` convolutions of width ``kernel`` with the given dilations (one channel;
+    'same' padding at stride 1, padding 1 otherwise)."""
+    padding = "same" if stride == 1 else kernel // 2
+    return [Conv(1, kernel, stride=stride, dilation=d, padding=padding, name=f"conv{i}")
+            for i, d in enumerate(dilations, start=1)]
+
+
+def stack_designs(depth: int) -> dict[str, list[Layer]]:
+    """The three stacks of the growth comparison, keyed by label: plain 3×3, 3×3 with dilations
+    1, 2, 4, ..., and 3×3 with stride 2 (downsampling instead of dilation)."""
+    return {
+        "stack_plain": stack([1] * depth),
+        "stack_dilated": stack([2 ** i for i in range(depth)]),
+        "stack_strided": stack([1] * depth, stride=2),
+    }
+
+
+def field_growth(max_depth: int = 10, input_size: int = 4096) -> pd.DataFrame:
+    """Receptive field and output length after each layer of the three stacks on a 1-D input of
+    ``input_size`` samples. Columns ``key, depth, rf, output``."""
+    rows = []
+    for key, layers in stack_designs(max_depth).items():
+        report = analyze(layers, (1, input_size))
+        rows += [{"key": key, "depth": depth, "rf": info.receptive_field[0], "output": info.out_shape[1]}
+                 for depth, info in enumerate(report.layers, start=1)]
+    return pd.DataFrame(rows)
+
+
+def growth_at(growth: pd.DataFrame, depth: int) -> pd.DataFrame:
+    """The rows of ``field_growth`` at one depth (key = stack)."""
+    return growth[growth.depth == depth].drop(columns="depth")
+
+
+def measured_growth(max_depth: int = 5) -> pd.DataFrame:
+    """The growth table's fields measured from input gradients (2-D, input large enough that the
+    central unit's field lies inside), next to the computed ones. Columns ``key, depth, rf, rf_measured``."""
+    rows = []
+    for depth in range(1, max_depth + 1):
+        for key, layers in stack_designs(depth).items():
+            computed = analyze(layers, (1, 64, 64)).layers[-1].receptive_field[0]
+            size = 2 * computed + 2 ** (depth + 1)
+            rows.append({"key": key, "depth": depth, "rf": computed,
+                         "rf_measured": measure_receptive_field(layers, (1, size, size))[0]})
+    return pd.DataFrame(rows)
+
+
+def growth_table(measured: pd.DataFrame) -> pd.DataFrame:
+    """``measured_growth`` with one row per depth, the computed field of each stack as a column,
+    and ``agree``: whether all three measured fields equal the computed ones."""
+    table = measured.pivot(index="depth", columns="key", values="rf")
+    table["agree"] = measured.groupby("depth").apply(lambda part: bool((part.rf == part.rf_measured).all()),
+                                                      include_groups=False)
+    return table.reset_index()
+
+
+def layers_to_cover(length: int, kernel: int = 3, dilated: bool = False) -> int:
+    """Fewest stride-1 convolutions of width ``kernel`` whose receptive field reaches ``length``
+    samples: plain, or with dilations 1, 2, 4, ..."""
+    plain_depth = math.ceil((length - 1) / (kernel - 1))  # plain layers add k - 1 each: always enough
+    depth = min(plain_depth, math.ceil(math.log2(length)) + 1) if dilated else plain_depth
+    report = analyze(stack([2 ** i for i in range(depth)] if dilated else [1] * depth, kernel), (1, length))
+    return next(i for i, info in enumerate(report.layers, start=1) if info.receptive_field[0] >= length)
+
+
+# --------------------------------------------------------------------------- gridding
+GRIDDING_DESIGNS: dict[str, tuple[int, ...]] = {
+    "grid_222": (2, 2, 2),
+    "grid_248": (2, 4, 8),
+    "grid_124": (1, 2, 4),
+    "grid_125": (1, 2, 5),
+}
+
+
+def gridding(designs: Mapping[str, Sequence[int]] = GRIDDING_DESIGNS) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """For each stack of 3×3 dilated layers: which input pixels reach the central output unit
+    and through how many paths (``path_weights``, cropped to the field and scaled to a maximum
+    of 1), the field size and the share of it that is reached. Returns the table
+    (``key, dilations, rf, reached, coverage``) and the maps by key."""
+    rows, maps = [], {}
+    for key, dilations in designs.items():
+        layers = stack(dilations)
+        rf = analyze(layers, (1, 64, 64)).layers[-1].receptive_field[0]
+        size = rf + 8
+        weights = path_weights(layers, (1, size, size)).numpy()
+        hit_rows, hit_cols = np.nonzero(weights)
+        crop = weights[hit_rows.min(): hit_rows.max() + 1, hit_cols.min(): hit_cols.max() + 1]
+        maps[key] = crop / crop.max()
+        rows.append({"key": key, "dilations": ", ".join(map(str, dilations)), "rf": rf,
+                     "reached": int((weights > 0).sum()), "coverage": field_coverage(layers, (1, size, size))})
+    return pd.DataFrame(rows), maps
+
+
+# --------------------------------------------------------------------------- figures
+LEGEND = {
+    "stack_plain": "plain 3×3",
+    "stack_dilated": "3×3, dilations 1, 2, 4, ...",
+    "stack_strided": "3×3, stride 2",
+    "grid_222": "dilations 2, 2, 2",
+    "grid_248": "dilations 2, 4, 8",
+    "grid_124": "dilations 1, 2, 4",
+    "grid_125": "dilations 1, 2, 5",
+}
+_STYLE = {"stack_plain": {"marker": "o"}, "stack_dilated": {"marker": "s", "markersize": 8, "linewidth": 3, "alpha": 0.6},
+          "stack_strided": {"marker": "^", "linestyle": "--"}}
+
+
+def plot_growth(growth: pd.DataFrame):
+    """Receptive field against depth for each stack (log scale), and the output length each keeps."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), dpi=150)
+    for key, part in growth.groupby("key", sort=False):
+        left.plot(part.depth, part.rf, label=LEGEND[key], **_STYLE[key])
+        right.plot(part.depth, part.output, label=LEGEND[key], **_STYLE[key])
+    left.set_ylabel("receptive field (samples)")
+    right.set_ylabel("output length (samples)")
+    right.set_title(f"input: {growth.output.max():,} samples", fontsize=9)
+    for ax in (left, right):
+        ax.set_yscale("log", base=2)
+        ax.set_xlabel("depth $L$ (layers)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gridding(maps: Mapping[str, np.ndarray]):
+    """One panel per stack: the input pixels that reach the central output unit, shaded by their
+    number of paths (white: never reached)."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_under("white")
+    fig, axes = plt.subplots(1, len(maps), figsize=(2.2 * len(maps), 2.7), dpi=150)
+    for ax, (key, weights) in zip(np.atleast_1d(axes), maps.items()):
+        image = ax.imshow(np.where(weights > 0, weights, -1), cmap=cmap, vmin=1e-9, vmax=1, interpolation="nearest")
+        ax.set_title(LEGEND[key], fontsize=9)
+        ax.set_xlabel(f"field: {weights.shape[0]}×{weights.shape[1]} px", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(image, ax=list(np.atleast_1d(axes)), fraction=0.015, pad=0.02, label="paths (relative)")
+    return fig
