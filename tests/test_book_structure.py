@@ -64,7 +64,7 @@ def test_every_glued_key_is_glued_by_a_code_cell():
         # or by a glue call with an f-string name f"<prefix>_{...}"
         prefixes = set(re.findall(r"glue_(?:numbers|rows|derivation)\(\"(\w+)\"", cells))
         prefixes |= set(re.findall(r"glue(?:_\w+)?\(f\"(\w+?)_\{", cells))
-        direct = set(re.findall(r"glue\(\"(\w+)\"", cells))
+        direct = set(re.findall(r"glue(?:_figure)?\(\"(\w+)\"", cells))
         for key in used:
             assert key in direct or any(key.startswith(prefix + "_") for prefix in prefixes), key
 

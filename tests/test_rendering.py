@@ -82,3 +82,9 @@ def test_provenance_box_names_procedural_data_as_such():
     bundle = Provenance.start(data=[source]).box()._repr_mimebundle_()
     assert "blobs (procedural)" in render(bundle, PROVENANCE_MIME, "en")[0].astext()
     assert "blobs (رویه‌ای)" in render(bundle, PROVENANCE_MIME, "fa")[0].astext()
+
+
+def test_data_sizes_stay_left_to_right_after_a_persian_word():
+    source = DataSource("scikit-image photos", True, "3×224×224, N = 5")
+    persian = render(Provenance.start(data=[source]).box()._repr_mimebundle_(), PROVENANCE_MIME, "fa")[0].astext()
+    assert "(واقعی), \u20663×224×224, N = 5\u2069" in persian  # an isolate: the size is not reordered

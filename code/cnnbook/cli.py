@@ -1,9 +1,10 @@
-"""Command line: ``cnnbook chapters | build | run <chapter> | pdf``.
+"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | data [names]``.
 
 ``build`` builds the whole bilingual site (what ``make book`` calls); ``run`` brings one
 chapter up to date (re-executing it if its code, the package or the profile changed, or always
 with ``--force``) and rebuilds the site around it; ``pdf`` builds the two PDF editions from the
-same executed outputs (what ``make pdf`` calls).
+same executed outputs (what ``make pdf`` calls); ``data`` checks (and downloads, where allowed)
+the real data sets of the full profile.
 """
 
 from __future__ import annotations
@@ -37,7 +38,28 @@ def _parser() -> argparse.ArgumentParser:
     pdf.add_argument("--language", choices=("en", "fa"), action="append",
                      help="build only this edition (repeatable; default: both)")
     add_build_options(pdf)
+    data = commands.add_parser("data", help="check or download the real data sets of the full profile")
+    data.add_argument("names", nargs="*", help="data sets (default: all of the full profile's)")
+    data.add_argument("--root", help="data folder (default: $CNNBOOK_DATA or data/ in the repository)")
+    data.add_argument("--no-download", dest="download", action="store_false", help="only check what is on disk")
     return parser
+
+
+def _data(names: list[str], root: str | None, download: bool) -> int:
+    from cnnbook.data import REGISTRY, DataError, DataUnavailable, load  # torch is imported only here
+
+    full = [name for name, entry in REGISTRY.items() if entry.profile == "full"]
+    try:
+        for name in names or full:
+            if name not in full:
+                raise DataError(f"unknown data set {name!r}; the full profile's data sets are: {', '.join(full)}")
+            dataset = load(name, root=root, download=download)
+            sizes = ", ".join(f"{split} {count:,}" for split, count in dataset.sizes().items())
+            print(f"{name}: ready ({sizes}; images {'×'.join(map(str, dataset.image_shape))})")
+    except (DataError, DataUnavailable) as exc:
+        print(f"cnnbook: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _report(report: BuildReport) -> None:
@@ -60,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         root = project_root()
+        if args.command == "data":
+            return _data(args.names, args.root, args.download)
         if args.command == "chapters":
             for chapter in chapters(root):
                 print(f"{chapter.id}  {chapter.title('en')}  |  {chapter.title('fa')}")

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 PROFILE_ENV = "BOOK_PROFILE"
+DATA_ENV = "CNNBOOK_DATA"  # folder of the real data sets (torchvision's layout); default <repository>/data
+CACHE_ENV = "CNNBOOK_CACHE"  # folder of finished training runs; default <repository>/.cnnbook
+_REPOSITORY = Path(__file__).resolve().parents[2]  # the clone cnnbook is installed from (editable install)
 
 
 class ProfileError(ValueError):
@@ -64,3 +68,13 @@ def get_profile(name: str | None = None) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ProfileError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}") from None
+
+
+def data_dir() -> Path:
+    """Where the real data sets live (``$CNNBOOK_DATA``, default ``data/`` in the repository; git-ignored)."""
+    return Path(os.environ.get(DATA_ENV) or _REPOSITORY / "data")
+
+
+def cache_dir() -> Path:
+    """Where finished training runs are cached (``$CNNBOOK_CACHE``, default ``.cnnbook/``; git-ignored)."""
+    return Path(os.environ.get(CACHE_ENV) or _REPOSITORY / ".cnnbook")

@@ -158,3 +158,12 @@ def glue_numbers(prefix: str, values: Mapping[str, Any]) -> None:
 
     for key, value in values.items():
         glue(f"{prefix}_{key}", value.item() if isinstance(value, np.generic) else value, display=False)
+
+
+def glue_figure(name: str, fig: Any) -> None:
+    """Glue a matplotlib figure under ``name`` (shown with a ``{glue:figure}`` block) and close it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -53,9 +53,10 @@ def _data_text(source: dict, language: str) -> str:
         kind = label("real", language)
     elif source["stands_in_for"]:
         kind = f"{label('stand_in', language)} {source['stands_in_for']}"
-    else:  # generated for its own sake, not in place of a real data set
+    else:  # generated on purpose, not in place of a real data set
         kind = label("procedural", language)
-    return f"{source['name']} ({kind}), {source['size']}"
+    # the size as a left-to-right isolate: after a Persian word, "3×224×224" would otherwise reverse
+    return f"{source['name']} ({kind}), \u2066{source['size']}\u2069"
 
 
 def _provenance(record: dict, language: str) -> list[nodes.Node]:

@@ -117,8 +117,11 @@ def assemble_site(root: Path) -> Path:
 
 
 def build_environment(profile: str | None) -> dict[str, str]:
-    """The environment of a book build: this process's, with the execution profile set."""
-    return {**os.environ, PROFILE_ENV: get_profile(profile).name}
+    """The environment of a book build: this process's, with the execution profile set.
+
+    OpenMP threads sleep instead of spinning while they wait (unless the user says otherwise): on a
+    shared or busy machine, spinning threads slow PyTorch's CPU kernels by an order of magnitude."""
+    return {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, PROFILE_ENV: get_profile(profile).name}
 
 
 def build_site(root: Path, profile: str | None = None, strict: bool = True,

