@@ -165,3 +165,188 @@ def test_score_maps_summarises_in_percent(digits_model):
     with torch.no_grad():
         expected = (model(images).argmax(dim=1).numpy() == labels).mean()
     assert summary["accuracy"] == pytest.approx(100 * expected)
+
+
+# --- feature maps and DeconvNet -------------------------------------------------------------------------
+
+def one_layer(weight: np.ndarray, bias: float) -> nn.Sequential:
+    """A single DeconvNet layer: a 2×2 convolution (one filter), ReLU, 2×2 max pooling."""
+    conv = nn.Conv2d(1, 1, 2)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(weight, dtype=torch.float32)[None, None])
+        conv.bias.fill_(bias)
+    return nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
+
+
+def test_deconvnet_of_one_conv_relu_pool_layer_by_hand():
+    x = np.array([[1, 0, 2, 1, 0], [3, 1, 0, 2, 1], [0, 2, 4, 1, 3], [1, 0, 1, 5, 0], [2, 1, 0, 1, 2]], dtype=float)
+    w, b = np.array([[1.0, -1.0], [2.0, 0.5]]), -1.0
+    # forward by hand: valid cross-correlation, ReLU, 2×2 max pooling with its switches
+    y = np.array([[max(0.0, (x[i:i + 2, j:j + 2] * w).sum() + b) for j in range(4)] for i in range(4)])
+    pooled = np.array([[y[2 * r:2 * r + 2, 2 * c:2 * c + 2].max() for c in range(2)] for r in range(2)])
+    r, c = np.unravel_index(pooled.argmax(), pooled.shape)  # the strongest activation of the layer
+    window = y[2 * r:2 * r + 2, 2 * c:2 * c + 2]
+    i, j = 2 * r + window.argmax() // 2, 2 * c + window.argmax() % 2  # its switch
+    # back by hand: unpool to the switch, rectify (the value is positive), transposed filter: value × w at (i, j)
+    expected = np.zeros((5, 5))
+    expected[i:i + 2, j:j + 2] = pooled[r, c] * w
+    projection = interpretation.deconvnet(one_layer(w, b), "2", torch.tensor(x, dtype=torch.float32)[None, None])
+    assert projection.units.tolist() == [[0, r, c]] and float(projection.activations[0]) == pytest.approx(pooled[r, c])
+    assert np.allclose(projection.images[0, 0].numpy(), expected)
+    # a chosen unit whose activation is zero projects to nothing
+    dead = np.argwhere(pooled == 0)
+    if len(dead):
+        zero = interpretation.deconvnet(one_layer(w, b), "2", torch.tensor(x, dtype=torch.float32)[None, None],
+                                        units=[[0, *dead[0]]])
+        assert float(zero.images.abs().sum()) == 0.0
+
+
+def test_unpooling_puts_each_value_back_at_its_switch():
+    x = torch.tensor([[[[1., 5., 2., 0.], [3., 4., 8., 1.], [0., 9., 6., 7.], [2., 1., 3., 2.]]]])
+    pool = nn.Sequential(nn.MaxPool2d(2))
+    switches = {(0, 0): (0, 1), (0, 1): (1, 2), (1, 0): (2, 1), (1, 1): (2, 3)}  # where each window's maximum is
+    for (r, c), (i, j) in switches.items():
+        back = interpretation.deconvnet(pool, pool[0], x, units=[[0, r, c]]).images[0, 0]
+        expected = torch.zeros(4, 4)
+        expected[i, j] = x[0, 0, i, j]
+        assert torch.equal(back, expected)
+    pooled, indices = torch.nn.functional.max_pool2d(x, 2, return_indices=True)
+    full = torch.nn.functional.max_unpool2d(pooled, indices, 2)
+    assert sum(interpretation.deconvnet(pool, pool[0], x, units=[[0, r, c]]).images for r, c in switches).equal(full)
+
+
+def test_unpooling_agrees_with_max_unpool2d_and_adds_where_windows_overlap():
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 9, 9)
+    pooled, switches = torch.nn.functional.max_pool2d(x, 2, return_indices=True)  # 4×4; the last row, column dropped
+    signal = torch.randn_like(pooled)
+    expected = torch.nn.functional.max_unpool2d(signal, switches, 2, output_size=(9, 9))
+    assert torch.equal(interpretation.unpool(signal, switches, (9, 9)), expected)
+    x = torch.tensor([[[[0., 1., 0.], [1., 5., 1.], [0., 1., 0.]]]])  # one maximum shared by four 2×2 windows
+    pooled, switches = torch.nn.functional.max_pool2d(x, 2, stride=1, return_indices=True)
+    back = interpretation.unpool(torch.ones_like(pooled), switches, (3, 3))
+    assert back[0, 0, 1, 1] == 4 and back.sum() == 4  # max_unpool2d would keep one of the four
+
+
+def small_features() -> nn.Sequential:
+    """Strided and padded convolutions, batch norm with running statistics, overlapping max pooling."""
+    torch.manual_seed(3)
+    features = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                             nn.MaxPool2d(3, stride=2, padding=1),  # overlapping windows, as in AlexNet
+                             nn.Sequential(nn.Conv2d(4, 6, 3, padding="same"), nn.ReLU(inplace=True)),
+                             nn.Dropout(0.5), nn.Conv2d(6, 5, 2), nn.ReLU())
+    features.train()
+    for _ in range(3):
+        features(torch.randn(8, 3, 11, 11))  # gives the batch norm non-trivial running statistics
+    return features.eval()
+
+
+class _Relu(torch.autograd.Function):
+    """A ReLU whose backward pass applies another rule: DeconvNet's or guided backpropagation's."""
+
+    @staticmethod
+    def forward(ctx, x, rule):
+        ctx.save_for_backward(x)
+        ctx.rule = rule
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        grad = grad.clamp(min=0)
+        return (grad * (x > 0) if ctx.rule == "guided" else grad), None
+
+
+def autograd_projection(features: nn.Module, layer_index: int, x: torch.Tensor, units: torch.Tensor, rule: str):
+    """The gradient of each chosen activation (times its value) w.r.t. the input, by autograd, with the
+    ReLUs' backward replaced according to ``rule``: an oracle independent of ``deconvnet``."""
+    leaves = [m for m in features.modules() if next(m.children(), None) is None]
+    x = x.clone().requires_grad_(True)
+    signal = x
+    for module in leaves[:layer_index + 1]:
+        signal = _Relu.apply(signal, rule) if isinstance(module, nn.ReLU) and rule != "gradient" else module(signal)
+    index = torch.arange(len(x))
+    chosen = signal[index, units[:, 0], units[:, 1], units[:, 2]]
+    (gradient,) = torch.autograd.grad(chosen.sum(), x)
+    return gradient * chosen.detach()[:, None, None, None]
+
+
+@pytest.mark.parametrize("rule", interpretation.RULES)
+@pytest.mark.parametrize("depth", [3, 8])  # after the first pooling; the last ReLU
+def test_projection_rules_equal_backpropagation_with_their_relu_rule(rule, depth):
+    features = small_features()
+    leaves = [m for m in features.modules() if next(m.children(), None) is None]
+    x = torch.randn(6, 3, 11, 11)
+    projection = interpretation.deconvnet(features, leaves[depth], x, rule=rule)
+    expected = autograd_projection(features, depth, x, projection.units, rule)
+    assert projection.images.shape == x.shape
+    assert torch.allclose(projection.images, expected, atol=1e-5)
+    assert not features.training
+
+
+def test_deconvnet_differs_from_the_gradient_only_through_the_relus():
+    features = small_features()
+    x = torch.randn(4, 3, 11, 11)
+    deconv = interpretation.deconvnet(features, features[-1], x)
+    gradient = interpretation.deconvnet(features, features[-1], x, units=deconv.units, rule="gradient")
+    assert not torch.allclose(deconv.images, gradient.images, atol=1e-4)
+    linear = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 2, 3))  # no ReLU: the rules agree
+    same = [interpretation.deconvnet(linear, linear[-1], x, units=deconv.units.clamp(max=1), rule=r).images
+            for r in interpretation.RULES]
+    assert torch.allclose(same[0], same[1]) and torch.allclose(same[0], same[2])
+
+
+def test_default_units_are_the_strongest_and_top_activations_find_them():
+    features = small_features()
+    x = torch.randn(10, 3, 11, 11)
+    maps = interpretation.feature_maps(features, {"deep": features[4]}, x)["deep"]
+    assert torch.allclose(maps, features[4](features[:4](x)))
+    projection = interpretation.deconvnet(features, features[4], x)
+    assert torch.allclose(projection.activations, maps.amax(dim=(1, 2, 3)))
+    top = interpretation.top_activations(features, features[4], x, k=3)
+    assert list(top.columns) == ["image", "channel", "row", "column", "activation"]
+    assert top.activation.is_monotonic_decreasing and len(top) == 3
+    for row in top.itertuples():
+        assert maps[row.image, row.channel, row.row, row.column] == pytest.approx(row.activation)
+        assert row.activation == pytest.approx(float(maps[:, row.channel].max()))
+
+
+def test_deconvnet_refuses_what_it_cannot_invert():
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="cannot go back through AvgPool2d"):
+        interpretation.deconvnet(nn.Sequential(nn.Conv2d(3, 2, 3), nn.AvgPool2d(2)), "1", x)
+    with pytest.raises(ValueError, match="rule must be"):
+        interpretation.deconvnet(nn.Sequential(nn.Conv2d(3, 2, 3)), "0", x, rule="lrp")
+    with pytest.raises(ValueError, match="not a module"):
+        interpretation.deconvnet(nn.Sequential(nn.Conv2d(3, 2, 3)), nn.ReLU(), x)
+
+
+def test_projection_and_feature_map_figures(digits_model):
+    model, images = digits_model
+    projection = interpretation.deconvnet(model.features, model.features.block2, images[:4])
+    assert projection.energy().shape == (4, 28, 28)
+    figure = interpretation.show_projections({"A": (images[:4].numpy(), projection),
+                                              "B": (images[:3].numpy(), projection)})
+    assert len(figure.axes) == 4 * 4 and figure.axes[4].get_ylabel() == "A\nprojection"
+    layers = {"block1": model.features.block1, "block3": "features.block3"}  # a module or its name
+    maps = interpretation.feature_maps(model, layers, images[:1])
+    assert maps["block1"].shape == (1, 32, 14, 14) and maps["block3"].shape == (1, 128, 3, 3)
+    figure = interpretation.show_feature_maps({k: v[0] for k, v in maps.items()}, channels=5)
+    assert len(figure.axes) == 2 * 5 and figure.axes[5].get_ylabel() == "block3\n128×3×3"
+
+
+def test_cosine_round_trip_and_rows_figure():
+    a = torch.randn(3, 2, 4, 4)
+    assert np.allclose(interpretation.cosine(a, a), 1) and np.allclose(interpretation.cosine(a, -2 * a), -1)
+    identity = nn.Conv2d(3, 3, 1, bias=False)
+    with torch.no_grad():
+        identity.weight.copy_(torch.eye(3)[:, :, None, None])
+    x = torch.rand(2, 3, 8, 8)
+    assert interpretation.transpose_round_trip(identity, x) < 1e-6  # its transpose is its inverse
+    torch.manual_seed(0)
+    blur = nn.Conv2d(3, 3, 3, padding=1)
+    assert interpretation.transpose_round_trip(blur, x) > 0.05  # a generic filter's transpose is not
+    pictures = interpretation.signed_pictures(torch.tensor([[[[-2.0, 0.0, 1.0]]]]))
+    assert pictures.tolist() == [[[[0.0, 0.5, 0.75]]]]
+    figure = interpretation.show_rows({"input": x.numpy(), "again": x.numpy()}, titles=["a", "b"])
+    assert len(figure.axes) == 4 and figure.axes[2].get_ylabel() == "again" and figure.axes[1].get_title() == "b"

@@ -58,3 +58,42 @@ def test_figures_have_labelled_axes():
     probabilities = np.eye(3)[PREDICTED] * 0.8 + 0.2 / 3
     assert metrics.roc_figure(LABELS, probabilities, ["0", "1", "2"]).axes[0].get_xlabel() == "false positive rate"
     assert metrics.per_class_figure(np.array([0.5, 1.0, 0.7]), ["0", "1", "2"]).axes[0].get_ylim() == (0, 1)
+
+
+def test_most_confused_lists_the_largest_off_diagonal_cells_by_name():
+    matrix = np.array([[5, 3, 0], [1, 6, 0], [4, 0, 2]])
+    pairs = metrics.most_confused(matrix, ["a", "b", "c"], k=5)
+    assert pairs[["true", "predicted", "count"]].values.tolist() == [["c", "a", 4], ["a", "b", 3], ["b", "a", 1]]
+    assert pairs.share.tolist() == [pytest.approx(4 / 6), pytest.approx(3 / 8), pytest.approx(1 / 7)]
+    assert len(metrics.most_confused(matrix, ["a", "b", "c"], k=1)) == 1
+
+
+def test_cluster_order_puts_confused_classes_next_to_each_other():
+    rng = np.random.default_rng(0)
+    groups = [[0, 5, 9], [1, 3, 7], [2, 4, 6, 8]]  # classes confused only within their group
+    matrix = np.diag(rng.integers(50, 60, 10))
+    for group in groups:
+        for a in group:
+            for b in group:
+                if a != b:
+                    matrix[a, b] = rng.integers(5, 15)
+    order = metrics.cluster_order(matrix).tolist()
+    assert sorted(order) == list(range(10))
+    for group in groups:
+        positions = sorted(order.index(c) for c in group)
+        assert positions[-1] - positions[0] == len(group) - 1  # contiguous in the order
+
+
+def test_figures_for_several_models():
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_accuracy": [0.5, 0.8],
+                            "val_loss": [1.1, 0.7], "val_accuracy": [0.4, 0.7], "seconds": [1, 1]})
+    curves = metrics.compare_learning_curves({"A": history, "B": history})
+    assert [len(ax.get_lines()) for ax in curves.axes] == [4, 4] and curves.axes[1].get_ylabel() == "accuracy"
+    matrix = metrics.confusion(LABELS, PREDICTED, 3)
+    figure = metrics.confusion_figures({"A": matrix, "B": matrix}, ["0", "1", "2"], order=np.array([2, 0, 1]))
+    assert figure.axes[0].get_title() == "A" and figure.axes[0].get_ylabel() == "true class"
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["2", "0", "1"]
+    shown = figure.axes[0].get_images()[0].get_array()
+    assert shown[0, 0] == pytest.approx(2 / 3)  # class 2 first: its row, normalised
+    many = metrics.confusion_figures({"A": np.eye(40, dtype=int)}, [str(i) for i in range(40)])
+    assert many.axes[0].get_xticklabels() == []  # 40 classes: no names on the axes

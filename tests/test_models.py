@@ -51,3 +51,38 @@ def test_efficientnet_lite0_has_its_published_size_and_recognises_a_cat():
         top = model(image).topk(3).indices[0].tolist()
     assert {model.classes[i] for i in top} <= {"Egyptian cat", "tabby", "tiger cat", "lynx"}
     assert not model.training
+
+
+def test_s0_q7_designs_have_the_sizes_the_chapter_relies_on():
+    a, b, c = (models.s0_q7_model(name, 3, 32, 100) for name in "ABC")
+    assert models.count_parameters(a) < models.count_parameters(c) < models.count_parameters(b)
+    assert models.count_parameters(b.classifier) > 0.99 * models.count_parameters(b)  # B's weight is in its head
+    assert a.head == "gap" and b.head == "dense" and c.head == "gap"
+    assert isinstance(c.features.block3[1], nn.BatchNorm2d)
+    assert [m(torch.rand(2, 3, 32, 32)).shape for m in (a, b, c)] == [(2, 100)] * 3
+    with pytest.raises(ValueError, match="S0.Q7 has models A, B, C"):
+        models.s0_q7_model("D")
+
+
+def test_up_conv_inverter_rebuilds_images_from_frozen_features():
+    torch.manual_seed(0)
+    network = models.s0_q7_model("C", 3, 32, 10)
+    network.train()
+    network(torch.rand(8, 3, 32, 32))  # running statistics that must not change
+    network.eval()
+    inverter = models.UpConvInverter(network.features, (3, 32, 32), width=8)
+    before = {k: v.clone() for k, v in inverter.features.state_dict().items()}
+    inverter.train()
+    assert not inverter.features.training and inverter.decoder.training
+    assert all(not p.requires_grad for p in inverter.features.parameters())
+    x = torch.rand(4, 3, 32, 32)
+    out = inverter(x)
+    assert out.shape == (4, 3 * 32 * 32) and 0 <= float(out.detach().min()) and float(out.detach().max()) <= 1
+    assert torch.equal(inverter.reconstruct(x).flatten(1), out)
+    out.sum().backward()
+    assert all(torch.equal(before[k], v) for k, v in inverter.features.state_dict().items())
+    upsamplers = [m for m in inverter.decoder if isinstance(m, nn.ConvTranspose2d)]
+    assert len(upsamplers) == 2  # 8×8 features, doubled twice to 32×32
+    assert network.features.block1[0].weight.data_ptr() != inverter.features.block1[0].weight.data_ptr()  # a copy
+    with pytest.raises(ValueError, match="do not double up"):
+        models.UpConvInverter(network.features, (3, 34, 34))  # 34 -> 17 -> 8, and 8 -> 16 -> 32

@@ -3,12 +3,14 @@
 Functions take the true labels and the model's predicted classes or class probabilities
 (``training.predict(...)`` gives both) and return plain arrays or tables; the ``*_figure``
 functions draw them, and the learning curves of a ``training.Run``, in the book's style
-(``cnnbook.plots``).
+(``cnnbook.plots``). For several models and many classes: ``most_confused`` (the largest
+off-diagonal cells by name), ``cluster_order`` (confused classes side by side),
+``confusion_figures`` and ``compare_learning_curves``.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -139,4 +141,75 @@ def per_class_figure(accuracy: np.ndarray, classes: Sequence[str]):
     ax.set_ylim(0, 1)
     ax.set_xlabel("class")
     ax.set_ylabel("accuracy")
+    return fig
+
+
+# --- several models, many classes ------------------------------------------------------------------------
+
+def most_confused(matrix: np.ndarray, classes: Sequence[str], k: int = 10) -> pd.DataFrame:
+    """The ``k`` largest off-diagonal cells of a confusion matrix: ``true``, ``predicted``, ``count`` and
+    ``share`` (of the true class's examples), most frequent first; a readable summary for many classes."""
+    support = np.maximum(matrix.sum(axis=1), 1)
+    off = matrix.astype(float).copy()
+    np.fill_diagonal(off, -1)
+    order = np.argsort(-off, axis=None, kind="stable")[:k]
+    rows, cols = np.unravel_index(order, matrix.shape)
+    keep = matrix[rows, cols] > 0
+    rows, cols = rows[keep], cols[keep]
+    return pd.DataFrame({"true": [classes[r] for r in rows], "predicted": [classes[c] for c in cols],
+                         "count": matrix[rows, cols], "share": matrix[rows, cols] / support[rows]})
+
+
+def cluster_order(matrix: np.ndarray) -> np.ndarray:
+    """An order of the classes that puts classes confused with each other next to each other: the leaves
+    of an average-linkage clustering of the symmetrised, row-normalised confusion (optimal leaf order)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    similarity = (shares + shares.T) / 2
+    np.fill_diagonal(similarity, 0)
+    distance = similarity.max() - similarity
+    np.fill_diagonal(distance, 0)
+    return leaves_list(linkage(squareform(distance, checks=False), "average", optimal_ordering=True))
+
+
+def confusion_figures(matrices: Mapping[str, np.ndarray], classes: Sequence[str], order: np.ndarray | None = None):
+    """One row-normalised confusion matrix per named model, side by side with one colour scale. The
+    classes are in ``order`` (e.g. ``cluster_order``); up to 12 classes are named on the axes."""
+    order = np.arange(len(classes)) if order is None else np.asarray(order)
+    fig, axes = figure(1, len(matrices), panel=(3.2, 3.0))
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        shares = (matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1))[np.ix_(order, order)]
+        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name)
+        ax.grid(False)
+        if len(classes) <= 12:
+            ticks = np.arange(len(classes))
+            names = [classes[i] for i in order]
+            ax.set_xticks(ticks, names, rotation=90)
+            ax.set_yticks(ticks, names if ax is axes[0, 0] else [])
+        else:  # too many names to read: the positions follow ``order``, not the class indices
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax.set_xlabel("predicted class")
+    axes[0, 0].set_ylabel("true class")
+    fig.colorbar(image, ax=axes[0, -1], shrink=0.8, label="share of true class")
+    return fig
+
+
+def compare_learning_curves(histories: Mapping[str, pd.DataFrame]):
+    """Loss and accuracy per epoch of several runs (``Run.history``): one colour per run, training
+    solid and validation dashed."""
+    fig, axes = figure(1, 2, panel=(4.2, 3.0))
+    for index, (name, history) in enumerate(histories.items()):
+        colour = f"C{index}"  # matplotlib's default cycle: one colour per run
+        for ax, metric in zip(axes[0], ("loss", "accuracy")):
+            ax.plot(history.epoch, history[f"train_{metric}"], color=colour, label=f"{name} training")
+            ax.plot(history.epoch, history[f"val_{metric}"], color=colour, linestyle="--", label=f"{name} validation")
+    for ax, metric in zip(axes[0], ("loss", "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy")
+    axes[0, 1].set_ylim(0, 1)
+    axes[0, 1].legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig

@@ -305,22 +305,42 @@ def _longest(texts: list[str]) -> str:
     return max(texts, key=len, default="")
 
 
+def _contenders(texts: list[str], share: float = 0.6, most: int = 6) -> list[int]:
+    """Indices of the texts that may be the widest once set, longest first: a text with fewer characters
+    can still be wider ("hexagon" against "triangle"), but not one under ``share`` of the longest's
+    length; at most ``most``, one per distinct text."""
+    longest = max((len(t) for t in texts), default=0)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    kept: dict[str, int] = {}
+    for i in order:
+        if len(texts[i]) >= share * longest and texts[i] not in kept and len(kept) < most:
+            kept[texts[i]] = i
+    return list(kept.values())
+
+
+def _widest_of(latex: list[str]) -> str:
+    """LaTeX as wide as the widest of ``latex``: the text itself, or a one-column tabular of them."""
+    return latex[0] if len(latex) == 1 else r"\begin{tabular}{@{}l@{}}" + r"\\".join(latex) + r"\end{tabular}"
+
+
 def table_columns(table: nodes.table, direction: Direction) -> list[Column]:
-    """The columns of ``table`` with the LaTeX that sizes them."""
+    """The columns of ``table`` with the LaTeX that sizes them. The widest cell and the longest word
+    are the widest once set, so every contender (``_contenders``) is measured."""
     head, body = _rows(table, nodes.thead), _rows(table, nodes.tbody)
     columns = []
     for j in range(max(len(row) for row in head + body)):
         cells = [row[j] for row in body if j < len(row)]
         heads = [row[j] for row in head if j < len(row)]
         numeric = bool(cells) and not any(c.isalpha() for cell in cells for c in cell.astext())
-        widest = max(cells, key=lambda cell: len(cell.astext()), default=None)
         head_word = _longest([w for cell in heads for w in cell.astext().split()])
-        body_word = _longest([w for cell in cells for w in cell.astext().split()])
+        words = [(w, cell) for cell in cells for w in cell.astext().split()]
+        widest = [_cell_latex(cells[i], direction) for i in _contenders([c.astext() for c in cells])]
+        longest = [_cell_latex(words[i][1], direction, words[i][0]) for i in _contenders([w for w, _ in words])]
         columns.append(Column(
             "R" if numeric else "L",
-            _cell_latex(widest, direction) if widest is not None else "",
+            _widest_of(widest) if widest else "",
             _cell_latex(heads[0], direction, head_word) if heads else "",
-            _cell_latex(widest, direction, body_word) if widest is not None else "",
+            _widest_of(longest) if longest else "",
         ))
     return columns
 
