@@ -88,6 +88,15 @@ def test_photos_are_cropped_without_distortion():
         data.photo("dog")
 
 
+def test_grey_photos_have_one_channel_and_a_subset_is_named():
+    camera = data.load("photos", size=32, names=("camera",))
+    assert camera.train.images.shape == (1, 1, 32, 32) and camera.train.names == ("camera",)
+    assert "camera" in camera.source().name and camera.source().real
+    assert data.photos(32).title == "scikit-image photos (32×32)"
+    with pytest.raises(data.DataError, match="grey and colour"):
+        data.photos(32, ("camera", "chelsea"))
+
+
 def test_split_helpers():
     split = data.digits().train
     shuffled = split.shuffled(1)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import equivariance as eq
+from cnnbook import data, equivariance as eq
 from cnnbook import networks
 from cnnbook.arithmetic import Conv, Pool, ReLU, analyze
 from cnnbook.derivations import Derivation
@@ -39,9 +39,13 @@ def test_circular_correlation_is_equivariant_exactly_for_multiples_of_the_stride
     assert all(found[t] == t // stride for t in expected)
 
 
+def photo(name: str, size: int) -> torch.Tensor:
+    return eq.as_input(data.load("photos", size=size, names=(name,)))
+
+
 @pytest.fixture(scope="module")
 def image():
-    return eq.photo("camera", 32)
+    return photo("camera", 32)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +56,8 @@ def errors(image):
 def test_photo_is_a_real_image_scaled_to_unit_range(image):
     assert image.shape == (1, 1, 32, 32) and image.dtype == torch.float64
     assert 0 <= image.min() < image.max() <= 1
+    colour = photo("astronaut", 16)
+    assert colour.shape == (1, 3, 16, 16) and colour.std() > 0.1
 
 
 def test_circular_padding_is_exactly_equivariant(errors):
@@ -110,7 +116,23 @@ def test_global_pooling_is_invariant_and_larger_windows_change_less(image):
     table = eq.change_at(change, (1, 4)).set_index("key")
     assert table.loc["max_global"].max() < 1e-12 and table.loc["avg_global"].max() < 1e-12
     assert table.loc["avg_8", "t1"] < table.loc["avg_2", "t1"] < table.loc["avg_1", "t1"]
+    assert table.loc["max_4", "t1"] < table.loc["max_2", "t1"] < table.loc["max_1", "t1"]
     assert table.loc["max_8", "t1"] < table.loc["max_1", "t1"]
+
+
+def test_pooling_claims_of_the_page():
+    """The caption of the pooling figure, on the page's 64×64 photo: average pooling changes less
+    the larger its window for small shifts; max pooling only up to 4×4 (8×8 moves slightly more
+    for shifts of one or two pixels); every window changes less for larger windows at 4 and 8 pixels."""
+    change = eq.pooled_change(eq.relu_features(), photo("camera", 64), range(9))
+    table = eq.change_at(change, (1, 2, 4, 8)).set_index("key")
+    for t in ("t1", "t2", "t4", "t8"):
+        assert table.loc["avg_8", t] < table.loc["avg_4", t] < table.loc["avg_2", t] < table.loc["avg_1", t]
+        assert table.loc["max_4", t] < table.loc["max_2", t] < table.loc["max_1", t]
+    for t in ("t1", "t2"):
+        assert table.loc["max_4", t] < table.loc["max_8", t] < table.loc["max_2", t]
+    for t in ("t4", "t8"):
+        assert table.loc["max_8", t] < table.loc["max_4", t]
     assert (change[change["shift"] == 0].change == 0).all()
 
 
@@ -125,7 +147,7 @@ def test_with_relu_adds_a_relu_after_every_convolution():
 
 
 def test_shift_stability_re_aligns_only_multiples_of_the_total_stride():
-    image = eq.photo("astronaut", 32)
+    image = photo("astronaut", 32)
     variants = {"tiny": [Conv(4, 3, stride=2, padding=1), Conv(4, 3, stride=2, padding=1)]}
     frame = eq.shift_stability(variants, image, range(9), seeds=(0,))
     assert frame[frame["shift"] == 0][["map_change", "mean_change", "aligned_change"]].max().max() == 0
@@ -138,7 +160,7 @@ def test_shift_stability_re_aligns_only_multiples_of_the_total_stride():
 def test_s0_q4_pooling_is_more_shift_stable_and_dearer_than_strides():
     """The claims of the S0.Q4 (c, d) section, with the page's settings."""
     q4 = {"q4_a": networks.s0_q4_method_a(), "q4_b4": networks.s0_q4_method_b(blocks=4)}
-    table = eq.stability_table(eq.shift_stability(q4, eq.photo("astronaut", 256), range(17))).set_index("key")
+    table = eq.stability_table(eq.shift_stability(q4, photo("astronaut", 256), range(17))).set_index("key")
     assert table.loc["q4_b4", "map_change"] < table.loc["q4_a", "map_change"]
     assert table.loc["q4_b4", "mean_change"] < table.loc["q4_a", "mean_change"]
     assert table.loc["q4_a", "period_mean_change"] < table.loc["q4_a", "mean_change"]
@@ -150,6 +172,6 @@ def test_pooling_before_the_strided_convolution_is_cheaper_and_about_as_stable()
     orders = eq.order_designs()
     flops = {key: analyze(layers, (3, 256, 256)).total_flops for key, layers in orders.items()}
     assert flops["order_pool_stride"] < flops["order_stride_pool"] / 2
-    table = eq.stability_table(eq.shift_stability(orders, eq.photo("astronaut", 128), range(9))).set_index("key")
+    table = eq.stability_table(eq.shift_stability(orders, photo("astronaut", 128), range(9))).set_index("key")
     ratio = table.loc["order_pool_stride", "map_change"] / table.loc["order_stride_pool", "map_change"]
     assert 0.8 < ratio < 1.25

@@ -38,6 +38,7 @@ def paragraph(*children: nodes.Node | str) -> nodes.paragraph:
     ("128×128", "۱۲۸×۱۲۸"),
     ("پایان جمله 5.", "پایان جمله ۵."),
     ("S0.Q1 و conv1d و CIFAR-10", "S0.Q1 و conv1d و CIFAR-10"),
+    ("خطا 9.3e-18 و 0.0e+00 است", "خطا 9.3e-18 و 0.0e+00 است"),
 ])
 def test_standalone_numbers_take_persian_digits_and_separators(text, expected):
     assert persian_number(text) == expected

@@ -282,3 +282,14 @@ def test_extra_targets_reach_the_loss(tmp_path):
     run = training.fit(small_model(), TensorDataset(*data.tensors, teacher), epochs=2, loss=Distillation(),
                        device="cpu", runs_dir=tmp_path)
     assert len(run.history) == 2 and np.isnan(run.history.val_loss).all()
+
+
+def test_threads_sets_the_count_for_a_block_and_restores_it():
+    before = torch.get_num_threads()
+    with training.threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"):
+        with training.threads(1):
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

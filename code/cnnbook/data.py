@@ -350,22 +350,26 @@ def shapes(size: int = 32, train_per_class: int = 300, test_per_class: int = 100
                    notes=f"10 shapes, {train_per_class} + {test_per_class} per class, object masks{cue_text}")
 
 
-PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle")
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle")  # colour: the default set of ``photos``
+GREY_PHOTOS = ("camera",)
 
 
 def photo(name: str, height: int = 224, width: int | None = None) -> np.ndarray:
     """A scikit-image sample photo, centre-cropped to the aspect ``width/height`` and resized:
-    ``3×height×width`` uint8. ``motorcycle`` is the left image of ``stereo_motorcycle``."""
+    ``C×height×width`` uint8 (``C`` is 3, or 1 for the grey ``camera``). ``motorcycle`` is the left
+    image of ``stereo_motorcycle``."""
     from skimage import data as samples
     from skimage.transform import resize
 
     width = width or height
     if name == "motorcycle":
         image = samples.stereo_motorcycle()[0]
-    elif name in PHOTOS:
+    elif name in PHOTOS + GREY_PHOTOS:
         image = getattr(samples, name)()
     else:
-        raise DataError(f"unknown photo {name!r}; available: {', '.join(PHOTOS)}")
+        raise DataError(f"unknown photo {name!r}; available: {', '.join(PHOTOS + GREY_PHOTOS)}")
+    if image.ndim == 2:
+        image = image[..., None]
     h, w = image.shape[:2]
     crop_h, crop_w = (h, round(h * width / height)) if w * height >= h * width else (round(w * height / width), w)
     top, left = (h - crop_h) // 2, (w - crop_w) // 2
@@ -384,10 +388,14 @@ def photo_pair(left: str, right: str, size: int = 224) -> tuple[np.ndarray, np.n
 
 
 def photos(size: int = 224, names: tuple[str, ...] = PHOTOS) -> DataSet:
-    """scikit-image's sample photos, centre-cropped to squares of ``size`` pixels (one split, unlabelled)."""
-    images = np.stack([photo(name, size) for name in names])
-    split = Split(images, names=tuple(names))
-    return DataSet("photos", f"scikit-image photos ({size}×{size})", True, "scikit-image (skimage.data)",
+    """scikit-image's sample photos, centre-cropped to squares of ``size`` pixels (one split, unlabelled).
+    The title names the photos when they are not the default set ``PHOTOS``."""
+    pictures = [photo(name, size) for name in names]
+    if len({picture.shape[0] for picture in pictures}) > 1:
+        raise DataError(f"photos: {', '.join(names)} mix grey and colour photos; load them separately")
+    split = Split(np.stack(pictures), names=tuple(names))
+    which = "photos" if tuple(names) == PHOTOS else f"photo{'s' * (len(names) > 1)} {', '.join(names)}"
+    return DataSet("photos", f"scikit-image {which} ({size}×{size})", True, "scikit-image (skimage.data)",
                    (), split, split.subset(slice(0, 0)), notes=", ".join(names))
 
 

@@ -15,7 +15,7 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from cnnbook import by_hand
+from cnnbook import by_hand, plots
 from cnnbook.arithmetic import Conv, Layer, analyze, field_coverage, measure_receptive_field, path_weights
 from cnnbook.derivations import dilation as derivation
 
@@ -184,21 +184,18 @@ _STYLE = {"stack_plain": {"marker": "o"}, "stack_dilated": {"marker": "s", "mark
 
 def plot_growth(growth: pd.DataFrame):
     """Receptive field against depth for each stack (log scale), and the output length each keeps."""
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), dpi=150)
+    fig, ((left, right),) = plots.figure(1, 2, panel=(4.25, 3.4))
     for key, part in growth.groupby("key", sort=False):
         left.plot(part.depth, part.rf, label=LEGEND[key], **_STYLE[key])
         right.plot(part.depth, part.output, label=LEGEND[key], **_STYLE[key])
     left.set_ylabel("receptive field (samples)")
     right.set_ylabel("output length (samples)")
-    right.set_title(f"input: {growth.output.max():,} samples", fontsize=9)
+    right.set_title(f"input: {growth.output.max():,} samples")
     for ax in (left, right):
         ax.set_yscale("log", base=2)
         ax.set_xlabel("depth $L$ (layers)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.grid(True, which="both")
+        ax.legend()
     return fig
 
 
@@ -209,12 +206,13 @@ def plot_gridding(maps: Mapping[str, np.ndarray]):
 
     cmap = plt.get_cmap("viridis").copy()
     cmap.set_under("white")
-    fig, axes = plt.subplots(1, len(maps), figsize=(2.2 * len(maps), 2.7), dpi=150)
-    for ax, (key, weights) in zip(np.atleast_1d(axes), maps.items()):
+    fig, (axes,) = plots.figure(1, len(maps), panel=(2.2, 2.7))
+    for ax, (key, weights) in zip(axes, maps.items()):
         image = ax.imshow(np.where(weights > 0, weights, -1), cmap=cmap, vmin=1e-9, vmax=1, interpolation="nearest")
-        ax.set_title(LEGEND[key], fontsize=9)
-        ax.set_xlabel(f"field: {weights.shape[0]}×{weights.shape[1]} px", fontsize=8)
+        ax.grid(False)
+        ax.set_title(LEGEND[key])
+        ax.set_xlabel(f"field: {weights.shape[0]}×{weights.shape[1]} px")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(image, ax=list(np.atleast_1d(axes)), fraction=0.015, pad=0.02, label="paths (relative)")
+    fig.colorbar(image, ax=list(axes), fraction=0.015, pad=0.02, label="paths (relative)")
     return fig

@@ -17,30 +17,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnbook import plots
 from cnnbook.arithmetic import Conv, Layer, Pool, ReLU, analyze, to_torch
-from cnnbook.provenance import DataSource
+from cnnbook.data import DataSet
 
 Module = Callable[[torch.Tensor], torch.Tensor]
 
 
 # --------------------------------------------------------------------------- input
-def photo(name: str = "camera", size: int = 64) -> torch.Tensor:
-    """A real photograph from scikit-image, block-averaged to ``size × size``, as a float64
-    tensor ``1 × C × size × size`` in [0, 1] (``camera`` is grey, ``astronaut`` colour)."""
-    from skimage import data
-
-    image = np.asarray(getattr(data, name)(), dtype=np.float64) / 255.0
-    if image.ndim == 2:
-        image = image[..., None]
-    factor = image.shape[0] // size
-    image = image[: size * factor, : size * factor]
-    blocks = image.reshape(size, factor, size, factor, image.shape[2]).mean(axis=(1, 3))
-    return torch.from_numpy(blocks).permute(2, 0, 1)[None].contiguous()
-
-
-def photo_source(name: str = "camera", size: int = 64) -> DataSource:
-    """Provenance entry for ``photo``."""
-    return DataSource(f"scikit-image `{name}` photo, block-averaged", real=True, size=f"1 image, {size}×{size}")
+def as_input(photos: DataSet, index: int = 0) -> torch.Tensor:
+    """Photo ``index`` of a ``data.load("photos", ...)`` set as the input of the measurements here:
+    a float64 tensor ``1 × C × H × W`` in [0, 1]."""
+    return torch.from_numpy(photos.train.scaled()[index: index + 1]).double()
 
 
 def roll(x: torch.Tensor, shift: int | tuple[int, int]) -> torch.Tensor:
@@ -321,51 +309,42 @@ LEGEND = {
 def plot_shift_errors(errors: pd.DataFrame, error_map: torch.Tensor, map_shift: int):
     """Left: equivariance error against shift for each layer (log scale; rounding error sits near
     1e-17). Right: where zero padding breaks equivariance, for one shift."""
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), dpi=150, gridspec_kw={"width_ratios": [1.7, 1]})
+    fig, ((left, right),) = plots.figure(1, 2, panel=(4.25, 3.4), width_ratios=[1.7, 1])
     for key, part in errors[errors["shift"] > 0].groupby("key", sort=False):
         left.plot(part["shift"], part["error"].clip(lower=1e-18), marker="o", label=LEGEND[key])
     left.set_yscale("log")
     left.set_ylim(1e-18, 3)
     left.set_xlabel("input shift $t$ (pixels, along both axes)")
     left.set_ylabel("relative equivariance error")
-    left.grid(True, which="major", alpha=0.3)
-    left.legend(fontsize=8, loc="center right")
+    left.legend(loc="center right")
     image = right.imshow(error_map.numpy(), cmap="magma")
-    right.set_title(f"zero padding, $t = {map_shift}$: $|f(T_t x) - T_t f(x)|$", fontsize=9)
+    right.grid(False)
+    right.set_title(f"zero padding, $t = {map_shift}$: $|f(T_t x) - T_t f(x)|$")
     right.set_xlabel("column (pixels)")
     right.set_ylabel("row (pixels)")
     fig.colorbar(image, ax=right, fraction=0.046, pad=0.04)
-    fig.tight_layout()
     return fig
 
 
 def plot_pooled_change(change: pd.DataFrame):
     """Change of pooled features against shift, one panel per pooling kind, one line per window."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.2), sharey=True, dpi=150)
+    fig, (axes,) = plots.figure(1, 2, panel=(4.25, 3.2), sharey=True)
     for ax, (kind, part) in zip(axes, change.groupby("kind", sort=False)):
         for window, line in part.groupby("window", sort=False):
             name = "no pooling" if window == "1" else ("global" if window == "global" else f"{window}×{window}")
             ax.plot(line["shift"], line["change"], marker=".", label=name)
-        ax.set_title(f"{kind} pooling", fontsize=10)
+        ax.set_title(f"{kind} pooling")
         ax.set_xlabel("input shift $t$ (pixels, along both axes)")
-        ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("relative change of pooled features")
-    axes[1].legend(title="window", fontsize=8)
-    fig.tight_layout()
+    axes[1].legend(title="window")
     return fig
 
 
 def plot_shift_stability(stability: pd.DataFrame):
     """Change of the final map and of its spatial mean against shift for each design (mean over
     the random initialisations); dots: the map re-aligned by the total stride (equivariance)."""
-    import matplotlib.pyplot as plt
-
     mean = stability.groupby(["key", "shift"], sort=False)[["map_change", "mean_change", "aligned_change"]].mean()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.2), dpi=150)
+    fig, ((left, right),) = plots.figure(1, 2, panel=(4.25, 3.2))
     for key in stability["key"].unique():
         part = mean.loc[key]
         line, = left.plot(part.index, part["map_change"], label=LEGEND[key])
@@ -376,7 +355,5 @@ def plot_shift_stability(stability: pd.DataFrame):
     right.set_ylabel("relative change of its spatial mean")
     for ax in (left, right):
         ax.set_xlabel("input shift $t$ (pixels, along both axes)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.legend(fontsize="small")
     return fig

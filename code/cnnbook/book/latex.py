@@ -38,6 +38,8 @@ from sphinx.util.texescape import escape
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff\u200c]")
 #: A standalone number in Persian text (not part of an identifier such as S0.Q1 or conv1d).
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.\-])(\d+(?:[.,]\d+)*)(\s?%)?(?![A-Za-z0-9_])")
+#: Scientific notation (9.3e-18) stays a Latin token, like code.
+_SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?[eE][+\-]?\d+)")
 _PERSIAN_DIGITS = str.maketrans("0123456789,.", "۰۱۲۳۴۵۶۷۸۹\u066c\u066b")
 #: Characters that belong to a Latin token they touch (S0.Q1, CIFAR-10, cu130, C++).
 _ATTACHED = set("0123456789-_./+'")
@@ -54,7 +56,8 @@ def persian_number(text: str) -> str:
     def convert(match: re.Match) -> str:
         percent = match.group(2) or ""
         return match.group(1).translate(_PERSIAN_DIGITS) + percent.replace("%", "\u066a")
-    return _NUMBER.sub(convert, text)
+    parts = _SCIENTIFIC.split(text)
+    return "".join(part if index % 2 else _NUMBER.sub(convert, part) for index, part in enumerate(parts))
 
 
 def strength(char: str) -> str:
