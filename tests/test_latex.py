@@ -130,7 +130,7 @@ def test_columns_are_measured_on_their_widest_cell_and_longest_words():
     columns = table_columns(tab, DIRECTIONS["en"])
     assert [c.align for c in columns] == ["L", "R", "L"]   # numbers and shapes align right
     assert [c.widest for c in columns] == ["flatten", "32×122×122", "a remark that wraps"]
-    assert [c.head_word for c in columns] == ["Layer", "(C×H×W)", "Notes"]
+    assert [c.head_word for c in columns] == ["Layer", r"\begin{tabular}{@{}l@{}}(C×H×W)\\Output\end{tabular}", "Notes"]
     assert columns[0].body_word == "flatten"
     # words of similar length may be wider than the longest: all of them are measured
     assert columns[2].body_word == r"\begin{tabular}{@{}l@{}}remark\\wraps\\short\\that\end{tabular}"
@@ -141,6 +141,12 @@ def test_a_shorter_word_that_may_be_wider_is_measured_too():
     (column,) = table_columns(tab, DIRECTIONS["fa"])
     assert column.widest == r"\begin{tabular}{@{}l@{}}\lr{triangle}\\\lr{hexagon}\end{tabular}"
     assert column.body_word == column.widest  # one word per cell; "ring" is too short to be the widest
+
+
+def test_every_head_word_that_may_be_the_widest_is_measured():
+    # "(MSE" has fewer characters than "×1000)" but is wider once set: sizing on "×1000)" alone overflowed
+    (column,) = table_columns(table(["Patch (MSE ×1000)"], [["42.05"]]), DIRECTIONS["en"])
+    assert column.head_word == r"\begin{tabular}{@{}l@{}}×1000)\\Patch\\(MSE\end{tabular}"
 
 
 def test_persian_columns_are_measured_as_they_will_be_set():

@@ -304,10 +304,6 @@ def _rows(table: nodes.table, part: type[nodes.Element]) -> list[list[nodes.entr
     return [list(row.findall(nodes.entry)) for group in table.findall(part) for row in group.findall(nodes.row)]
 
 
-def _longest(texts: list[str]) -> str:
-    return max(texts, key=len, default="")
-
-
 def _contenders(texts: list[str], share: float = 0.6, most: int = 6) -> list[int]:
     """Indices of the texts that may be the widest once set, longest first: a text with fewer characters
     can still be wider ("hexagon" against "triangle"), but not one under ``share`` of the longest's
@@ -326,24 +322,28 @@ def _widest_of(latex: list[str]) -> str:
     return latex[0] if len(latex) == 1 else r"\begin{tabular}{@{}l@{}}" + r"\\".join(latex) + r"\end{tabular}"
 
 
+def _longest_word(entries: list[nodes.entry], direction: Direction) -> str:
+    """LaTeX as wide as the widest word of ``entries`` once set (every contender measured), or ``""``."""
+    words = [(word, entry) for entry in entries for word in entry.astext().split()]
+    latex = [_cell_latex(words[i][1], direction, words[i][0]) for i in _contenders([w for w, _ in words])]
+    return _widest_of(latex) if latex else ""
+
+
 def table_columns(table: nodes.table, direction: Direction) -> list[Column]:
     """The columns of ``table`` with the LaTeX that sizes them. The widest cell and the longest word
-    are the widest once set, so every contender (``_contenders``) is measured."""
+    (of the head and of the body) are the widest once set, so every contender (``_contenders``) is measured."""
     head, body = _rows(table, nodes.thead), _rows(table, nodes.tbody)
     columns = []
     for j in range(max(len(row) for row in head + body)):
         cells = [row[j] for row in body if j < len(row)]
         heads = [row[j] for row in head if j < len(row)]
         numeric = bool(cells) and not any(c.isalpha() for cell in cells for c in cell.astext())
-        head_word = _longest([w for cell in heads for w in cell.astext().split()])
-        words = [(w, cell) for cell in cells for w in cell.astext().split()]
         widest = [_cell_latex(cells[i], direction) for i in _contenders([c.astext() for c in cells])]
-        longest = [_cell_latex(words[i][1], direction, words[i][0]) for i in _contenders([w for w, _ in words])]
         columns.append(Column(
             "R" if numeric else "L",
             _widest_of(widest) if widest else "",
-            _cell_latex(heads[0], direction, head_word) if heads else "",
-            _widest_of(longest) if longest else "",
+            _longest_word(heads, direction),
+            _longest_word(cells, direction),
         ))
     return columns
 
