@@ -53,6 +53,8 @@ def test_figures_have_labelled_axes():
     curves = metrics.learning_curves(history)
     assert [ax.get_xlabel() for ax in curves.axes] == ["epoch", "epoch"]
     assert [len(ax.get_lines()) for ax in curves.axes] == [2, 2]
+    assert curves.axes[1].get_ylabel() == "accuracy (%)"   # stored as fractions, shown in percent like the tables
+    assert curves.axes[1].yaxis.get_major_formatter()(0.5).rstrip("0").rstrip(".") == "50"
     confusion = metrics.confusion_figure(metrics.confusion(LABELS, PREDICTED, 3), ["0", "1", "2"])
     assert confusion.axes[0].get_ylabel() == "true class"
     probabilities = np.eye(3)[PREDICTED] * 0.8 + 0.2 / 3
@@ -88,7 +90,7 @@ def test_figures_for_several_models():
     history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_accuracy": [0.5, 0.8],
                             "val_loss": [1.1, 0.7], "val_accuracy": [0.4, 0.7], "seconds": [1, 1]})
     curves = metrics.compare_learning_curves({"A": history, "B": history})
-    assert [len(ax.get_lines()) for ax in curves.axes] == [4, 4] and curves.axes[1].get_ylabel() == "accuracy"
+    assert [len(ax.get_lines()) for ax in curves.axes] == [4, 4] and curves.axes[1].get_ylabel() == "accuracy (%)"
     matrix = metrics.confusion(LABELS, PREDICTED, 3)
     figure = metrics.confusion_figures({"A": matrix, "B": matrix}, ["0", "1", "2"], order=np.array([2, 0, 1]))
     assert figure.axes[0].get_title() == "A" and figure.axes[0].get_ylabel() == "true class"

@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
 from cnnbook.plots import COLOURS, figure
 
@@ -83,6 +84,16 @@ def examples(labels: np.ndarray, predicted: np.ndarray, correct: bool, per_class
 
 # --- figures ----------------------------------------------------------------------------------------
 
+def _label_curve_axes(ax, metric: str) -> None:
+    """Axis labels of a learning-curve panel; accuracy (stored as a fraction) is shown in percent like the tables."""
+    ax.set_xlabel("epoch")
+    if metric == "loss":
+        ax.set_ylabel("cross-entropy loss")
+    else:
+        ax.set_ylabel("accuracy (%)")
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, symbol=""))
+
+
 def learning_curves(history: pd.DataFrame):
     """Loss and accuracy per epoch, training against validation (a ``Run.history``)."""
     fig, axes = figure(1, 2)
@@ -92,8 +103,7 @@ def learning_curves(history: pd.DataFrame):
         if history[f"val_{metric}"].notna().any():
             ax.plot(history.epoch, history[f"val_{metric}"], marker="o", markersize=3,
                     color=COLOURS["validation"], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy")
+        _label_curve_axes(ax, metric)
         ax.legend()
     return fig
 
@@ -208,8 +218,7 @@ def compare_learning_curves(histories: Mapping[str, pd.DataFrame]):
             ax.plot(history.epoch, history[f"train_{metric}"], color=colour, label=f"{name} training")
             ax.plot(history.epoch, history[f"val_{metric}"], color=colour, linestyle="--", label=f"{name} validation")
     for ax, metric in zip(axes[0], ("loss", "accuracy")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy")
+        _label_curve_axes(ax, metric)
     axes[0, 1].set_ylim(0, 1)
     axes[0, 1].legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig
