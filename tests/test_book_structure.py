@@ -124,3 +124,13 @@ def test_glossary_rows_have_both_terms():
     for english, persian in rows[1:]:
         assert english.strip() and persian.strip()
         assert re.search(r"[\u0600-\u06FF]", persian), persian
+
+
+def test_theme_strings_of_our_templates_have_persian_translations():
+    # the sidebar toggles are overridden only to translate their tooltips: each string needs a msgstr
+    used = {m for path in (ROOT / "book" / "_templates").glob("*.html")
+            for m in re.findall(r"translate\('([^']+)'\)", path.read_text(encoding="utf-8"))}
+    catalogue = (ROOT / "book" / "_locales" / "fa" / "LC_MESSAGES" / "booktheme.po").read_text(encoding="utf-8")
+    translated = dict(re.findall(r'^msgid "(.+)"\nmsgstr "(.*)"$', catalogue, re.MULTILINE))
+    assert used >= {"Toggle primary sidebar", "Toggle secondary sidebar"}
+    assert [s for s in sorted(used) if not translated.get(s)] == []
