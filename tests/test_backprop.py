@@ -133,3 +133,10 @@ def test_heatmaps_draw_every_matrix_with_its_values():
     assert len(images) == len(stages)
     assert sum(len(ax.texts) for ax in images) == sum(m.size for m in stages.values())
     plt.close(fig)
+
+
+@pytest.mark.parametrize("derivation", [bp.conv_gradients(), bp.conv_gradients(5, 5, (3, 3), stride=2, padding=1),
+                                        bp.pooling_gradients(), bp.one_d_network(), bp.s2_q3_source_claims()],
+                         ids=["conv", "conv_strided", "pooling", "network", "source_claims"])
+def test_every_identity_shown_by_its_statement_has_exactly_one(derivation):
+    assert set(derivation.statements) == set(derivation.identities)

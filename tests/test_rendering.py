@@ -1,4 +1,5 @@
-"""Bilingual outputs: a table or provenance box renders in the language of the page."""
+"""Outputs of the pages: a table or provenance box renders in the language of the page; identities
+are shown with a mark each."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import sympy
 from docutils import nodes
 
-from cnnbook.book.display import TABLE_MIME, Table, Text, format_cell
+from cnnbook.book.display import TABLE_MIME, Table, Text, format_cell, identities
 from cnnbook.book.labels import LABELS, label
 from cnnbook.book.mime import CnnbookMimeRenderer
+from cnnbook.derivations import Derivation
 from cnnbook.provenance import PROVENANCE_MIME, DataSource, Provenance
 
 
@@ -88,3 +91,17 @@ def test_data_sizes_stay_left_to_right_after_a_persian_word():
     source = DataSource("scikit-image photos", True, "3×224×224, N = 5")
     persian = render(Provenance.start(data=[source]).box()._repr_mimebundle_(), PROVENANCE_MIME, "fa")[0].astext()
     assert "(واقعی), \u20663×224×224, N = 5\u2069" in persian  # an isolate: the size is not reordered
+
+
+def test_identities_are_shown_by_their_statements_with_a_mark_each():
+    x = sympy.Symbol("x")
+    derivation = Derivation(identities={"holds": (2 * x, x + x), "fails": (x**2, 2 * x)},
+                            statements={"holds": r"2x = x + x", "fails": r"x^2 = 2x"})
+    latex = identities(derivation, "statements").data
+    assert r"2x = x + x &\qquad \checkmark" in latex and r"x^2 = 2x &\qquad \times" in latex
+
+
+def test_an_identity_without_a_statement_is_named_in_the_error():
+    x = sympy.Symbol("x")
+    with pytest.raises(ValueError, match="untold"):
+        identities(Derivation(identities={"untold": (x, x)}), "statements")

@@ -121,20 +121,23 @@ def glue_derivation(prefix: str, derivation: Derivation) -> None:
 
 def identities(derivation: Derivation, layout: str = "inline") -> "Math":
     """The derivation's identities as display math, each marked ✓ (holds) or ✗: ``lhs = rhs`` on
-    one line (``inline``), the right-hand side on a line of its own (``wide``), or only the
-    identity's name (``names``, for expressions too long to read)."""
+    one line (``inline``), the right-hand side on a line of its own (``wide``), or what the
+    identity states (``statements``, ``Derivation.statements``, for sides too long to read)."""
     from IPython.display import Math
 
     marks = {True: r"\checkmark", False: r"\times"}
     checked = zip(derivation.identities.items(), derivation.verify().values())
-    if layout == "names":
-        rows = [r"\mathtt{" + name.replace("_", r"\_") + r"} &\quad " + marks[ok] for (name, _), ok in checked]
+    if layout == "statements":
+        missing = [name for name in derivation.identities if name not in derivation.statements]
+        if missing:
+            raise ValueError(f"no statement for the identities {missing}: add them to the derivation's statements")
+        rows = [derivation.statements[name] + r" &\qquad " + marks[ok] for (name, _), ok in checked]
     elif layout in ("inline", "wide"):
         equals = r" \\ &\qquad = " if layout == "wide" else " &= "
         rows = [("&" if layout == "wide" else "") + sympy.latex(lhs) + equals + sympy.latex(rhs) + r" \qquad "
                 + marks[ok] for (_, (lhs, rhs)), ok in checked]
     else:
-        raise ValueError(f"layout must be 'inline', 'wide' or 'names', not {layout!r}")
+        raise ValueError(f"layout must be 'inline', 'wide' or 'statements', not {layout!r}")
     return Math(r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}")
 
 

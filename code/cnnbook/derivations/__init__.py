@@ -10,10 +10,12 @@ import sympy
 
 @dataclass
 class Derivation:
-    """Named SymPy steps to display and named identities ``(lhs, rhs)`` to verify."""
+    """Named SymPy steps to display and named identities ``(lhs, rhs)`` to verify; where the two sides
+    are too long to read, ``statements`` gives what an identity states, in short LaTeX."""
 
     steps: dict[str, sympy.Basic] = field(default_factory=dict)
     identities: dict[str, tuple[sympy.Basic, sympy.Basic]] = field(default_factory=dict)
+    statements: dict[str, str] = field(default_factory=dict)
 
     def verify(self) -> dict[str, bool]:
         """Each identity's name -> whether ``lhs - rhs`` is zero (unevaluated parts done first; for

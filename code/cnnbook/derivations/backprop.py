@@ -44,6 +44,7 @@ def conv_gradients(height: int = 3, width: int = 3, kernel: tuple[int, int] = (2
     s_ = sp.Symbol("s", integer=True, positive=True)
     X, W, G = sp.IndexedBase("X"), sp.IndexedBase("W"), sp.IndexedBase("G")
     kh, kw, ho, wo = sp.symbols("k_h k_w H_o W_o", integer=True, positive=True)
+    settings = "" if (stride, padding) == (1, 0) else rf";\ s = {stride},\ p = {padding}"
     return Derivation(
         steps={
             "forward": sp.Eq(sp.Symbol("Y_{i,j}"), sp.Sum(W[m, n] * X[s_ * i + m, s_ * j + n], (m, 0, kh - 1), (n, 0, kw - 1))),
@@ -62,6 +63,12 @@ def conv_gradients(height: int = 3, width: int = 3, kernel: tuple[int, int] = (2
             "input_is_full_convolution": (_grad(loss, x), sp.Matrix(by_hand.conv_input_grad(g, w, (height, width),
                                                                                              stride, padding))),
         },
+        statements={
+            "weight_is_correlation": r"\frac{\partial L}{\partial W} = \mathtt{conv\_weight\_grad}(X, G"
+                                     + settings + ")",
+            "input_is_full_convolution": r"\frac{\partial L}{\partial X} = \mathtt{conv\_input\_grad}(G, W"
+                                         + settings + ")",
+        },
     )
 
 
@@ -78,6 +85,9 @@ def pooling_gradients(size: int = 4, window: int = 2) -> Derivation:
     top = sp.Symbol("t", real=True)
     margins = sp.symbols(f"epsilon_1:{window * window}", positive=True)
     identities = {"avg_pool": (_grad(loss, x), sp.Matrix(by_hand.avg_pool_grad(g, (size, size), window, window)))}
+    statements = {"avg_pool": rf"\frac{{\partial L}}{{\partial X_{{a,b}}}} = \frac{{1}}{{{window * window}}}\,"
+                              rf"G_{{\lfloor a/{window} \rfloor,\, \lfloor b/{window} \rfloor}}"}
+    gradient_of_y = r"\frac{\partial y}{\partial (" + ", ".join(sp.latex(e) for e in entries) + ")}"
     for winner in range(len(entries)):
         # the maximum at position `winner`, the others strictly below it in a fixed order
         others = [e for k, e in enumerate(entries) if k != winner]
@@ -89,6 +99,8 @@ def pooling_gradients(size: int = 4, window: int = 2) -> Derivation:
         gradient = sp.Matrix([[sp.diff(peak, e).subs(values) for e in entries]])
         unit = sp.Matrix([[int(k == winner) for k in range(len(entries))]])
         identities[f"max_pool_winner_{winner + 1}"] = (gradient, unit)
+        statements[f"max_pool_winner_{winner + 1}"] = (rf"\left.{gradient_of_y}\right|_{{{sp.latex(entries[winner])}"
+                                                       rf" = \max}} = {sp.latex(unit)}")
     return Derivation(
         steps={
             "avg_dX": sp.Eq(sp.Symbol(r"\frac{\partial L}{\partial X}"), _grad(loss, x), evaluate=False),
@@ -96,7 +108,12 @@ def pooling_gradients(size: int = 4, window: int = 2) -> Derivation:
             "max_derivative": sp.Eq(sp.Symbol(r"\frac{\partial y}{\partial a_1}"), sp.diff(peak, entries[0])),
         },
         identities=identities,
+        statements=statements,
     )
+
+
+#: The closed form of dCost/dW^C_1 in ``one_d_network`` (``half``: the factor that average pooling puts on it).
+_DW1_CLOSED_FORM = r"\sum_i {half} \sum_k \delta\, W^F_k \theta(p_k)\, W^A_{{k,\lceil i/2 \rceil}} \theta(q_i)\, x_{{i-1}}"
 
 
 def one_d_network(length: int = 5, hidden: int = 2) -> Derivation:
@@ -136,6 +153,11 @@ def one_d_network(length: int = 5, hidden: int = 2) -> Derivation:
                   "dcost_dW1": (delta * sp.diff(u, w1), closed_w1)}
     identities.update({f"dcost_dWA_{k + 1}{j + 1}": (delta * sp.diff(u, wa[k, j]), delta * wf[k] * H(pre_f[k]) * a[j])
                        for k in range(hidden) for j in range(pooled_len)})
+    statements = {"dcost_du": r"\frac{\partial \mathrm{Cost}}{\partial u} = z - Y",
+                  "dcost_dW1": r"\delta\,\frac{\partial u}{\partial W^C_1} = " + _DW1_CLOSED_FORM.format(half=r"\tfrac{1}{2}")}
+    statements.update({f"dcost_dWA_{k}{j}": rf"\delta\,\frac{{\partial u}}{{\partial W^A_{{{k},{j}}}}} = "
+                                            rf"\delta\, W^F_{k} \theta(p_{k})\, a_{j}"
+                       for k in range(1, hidden + 1) for j in range(1, pooled_len + 1)})
     i_, j_, k_ = sp.symbols("i j k", integer=True, positive=True)
     Wa, Wf, P, Q, X_, A_ = (sp.IndexedBase(name) for name in ("W^A", "W^F", "p", "q", "x", "a"))
     delta_s = delta
@@ -153,6 +175,7 @@ def one_d_network(length: int = 5, hidden: int = 2) -> Derivation:
                          sp.Sum(d_c * H(Q[i_]) * X_[i_ - 1], (i_, 1, 2 * sp.Symbol("J")))),
         },
         identities=identities,
+        statements=statements,
     )
 
 
@@ -181,5 +204,10 @@ def s2_q3_source_claims(length: int = 3, hidden: int = 2) -> Derivation:
             "pool_mixes_input": (a_source, a_true),
             "dW1_without_half": (lhs_w1, 2 * rhs_w1),
             "dWA_swapped_indices": (lhs_wa, rhs_swapped),
+        },
+        statements={
+            "pool_mixes_input": r"a_1 = \frac{x_1 + c_2}{2}",
+            "dW1_without_half": r"\frac{\partial \mathrm{Cost}}{\partial W^C_1} = " + _DW1_CLOSED_FORM.format(half=""),
+            "dWA_swapped_indices": r"\frac{\partial \mathrm{Cost}}{\partial W^A_{2,1}} = \delta\, W^F_1 \theta(p_1)\, a_2",
         },
     )

@@ -94,6 +94,11 @@ def kronecker_equivalence(size: int = 2, dilation: int = 2, image: tuple[int, in
             "untrimmed_kernel": (sp.Matrix(dilated[:rows, :cols]), sp.Matrix(untrimmed)),
             "untrimmed_size": (sp.Integer(dilated.shape[0] - rows), sp.Integer(dilation - 1)),
         },
+        statements={
+            "trimmed_kernel": r"K \ast_{D} I = K' \ast I",
+            "untrimmed_kernel": r"\big((K \otimes A) \ast I\big)_{i,j} = (K \ast_{D} I)_{i,j}",
+            "untrimmed_size": r"h(K \ast_{D} I) - h\big((K \otimes A) \ast I\big) = D - 1",
+        },
     )
 
 
