@@ -175,3 +175,43 @@ def test_training_summary_and_inversion_end_to_end(small, runs_in):
     errors = capacity.reconstruction_errors(inverters["C"].model, test)
     assert set(errors) == {"all", "object", "cue", "background"} and all(v > 0 for v in errors.values())
     assert torch.equal(inverters["C"].model.features.block1[0].weight, runs["C"].model.features.block1[0].weight)
+
+
+def test_the_stand_in_reuses_the_experiments_splits_and_runs(small):
+    splits, runs = capacity.splits(small), {"A": object()}
+    scored, scored_splits, scored_runs = capacity.on_stand_in(small, splits, runs)
+    assert scored is small and scored_splits is splits and scored_runs is runs
+
+
+def test_answers_name_the_classes_of_the_shown_images(small):
+    shown = np.array([0, 3])
+    predicted = {"A": small.test.labels.copy(), "B": small.test.cues.copy()}
+    table = capacity.answers(predicted, small.test, shown, small.classes)
+    assert list(table.columns) == ["image_name", "true_class", "answer_A", "answer_B", "answer_patch"]
+    assert table.image_name.tolist() == [1, 2]
+    assert table.answer_A.tolist() == table.true_class.tolist() == [small.classes[y] for y in small.test.labels[shown]]
+    assert table.answer_B.tolist() == table.answer_patch.tolist()
+
+
+def test_facts_of_the_patch_and_the_objects(small):
+    train, _, test = capacity.splits(small)
+    cue = capacity.cue_facts(small, train, test)
+    assert cue["side"] ** 2 == data.cue_region(32).sum() and cue["classes"] == len(small.classes)
+    assert cue["agree_train"] == 100 * (train.cues == train.labels).mean()
+    objects = capacity.object_facts(test)
+    assert np.isclose(np.pi * (objects["diameter"] / 2) ** 2, objects["pixels"])
+    assert objects["pixels"] == test.masks.sum() / len(test.masks)
+
+
+def test_strongest_units_come_with_their_images_and_projections(small):
+    from types import SimpleNamespace
+
+    runs = {name: SimpleNamespace(model=capacity.untrained(name, small.test, len(small.classes)))
+            for name in ("A", "C")}
+    for depth, block in (("shallow", "block1"), ("deep", None)):
+        groups = capacity.strongest(runs, small.test, depth, k=3)
+        last = {name: list(capacity.blocks(run.model))[-1] for name, run in runs.items()}
+        assert list(groups) == [f"{name} {block or last[name]}" for name in runs]
+        for images, projection in groups.values():
+            assert len(images) == 3 and projection.images.shape[0] == 3
+            assert projection.images.shape[1:] == images.shape[1:]

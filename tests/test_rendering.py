@@ -3,7 +3,9 @@ are shown with a mark each."""
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -12,6 +14,7 @@ import sympy
 from docutils import nodes
 
 from cnnbook.book.display import TABLE_MIME, Table, Text, format_cell, identities
+from cnnbook.book import labels as labels_module
 from cnnbook.book.labels import LABELS, label
 from cnnbook.book.mime import CnnbookMimeRenderer
 from cnnbook.derivations import Derivation
@@ -48,6 +51,15 @@ def test_every_label_has_both_languages():
     for key, (english, persian) in LABELS.items():
         assert english.strip() and persian.strip(), key
     assert label("rf", "fa") == "میدان تأثیر"
+
+
+def test_no_label_key_is_defined_twice():
+    # a dict literal keeps the last of two equal keys silently: one chapter's header would change another's
+    source = Path(labels_module.__file__).read_text(encoding="utf-8")
+    literal = next(node.value for node in ast.walk(ast.parse(source))
+                   if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "LABELS")
+    keys = [key.value for key in literal.keys]
+    assert sorted({k for k in keys if keys.count(k) > 1}) == []
 
 
 def test_cells_format_numbers_and_missing_values():

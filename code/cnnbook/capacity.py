@@ -13,7 +13,7 @@ lie (``attention``, ``projection_shares``), and by what its answers do when only
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ STAND_IN = {"cue": STAND_IN_CUE, "test_per_class": 200}  # 300 training images p
 SETTINGS = {"optimizer": "adam", "lr": 2e-3, "schedule": "cosine", "batch_size": 64}  # the same for A, B and C
 EPOCHS = {"quick": 12, "full": 30}
 INVERTER_EPOCHS = 8
+DEPTHS = {"shallow": 0, "deep": -1}  # the blocks looked at: each model's first and its last
 
 
 def load(profile: Profile) -> data.DataSet:
@@ -46,6 +47,18 @@ def splits(dataset: data.DataSet, seed: int = 0) -> tuple[data.Split, data.Split
     """``(train, validation, test)``: the training split, and the two stratified halves of the test split."""
     test, validation = dataset.test.split(0.5, seed=seed)
     return dataset.train, validation, test
+
+
+def on_stand_in(experiment: data.DataSet, experiment_splits: tuple[data.Split, data.Split, data.Split],
+                runs: dict[str, training.Run], seed: int = 0
+                ) -> tuple[data.DataSet, tuple[data.Split, data.Split, data.Split], dict[str, training.Run]]:
+    """The data set with object masks and the patch, its splits, and A, B and C trained on it: ``experiment``'s
+    own splits and runs when it is the stand-in (quick profile), else the stand-in's (``EPOCHS['quick']``)."""
+    scored = stand_in(experiment)
+    if scored is experiment:
+        return scored, experiment_splits, runs
+    scored_splits = splits(scored, seed)
+    return scored, scored_splits, train(*scored_splits[:2], len(scored.classes), EPOCHS["quick"], seed=seed)
 
 
 def designs(image_shape: tuple[int, int, int], n_classes: int) -> pd.DataFrame:
@@ -72,14 +85,9 @@ def train(train_split: data.Split, validation: data.Split, n_classes: int, epoch
     """Models A, B and C trained with ``SETTINGS`` (cached runs ``s0q7-A`` …), from initial weights fixed by
     ``seed``."""
     train_data, validation_data = train_split.tensors(), validation.tensors()
-    channels, size = train_split.images.shape[1], train_split.images.shape[-1]
-    runs = {}
-    for name in models.S0_Q7_DESIGNS:
-        training.seed_everything(seed)
-        model = models.s0_q7_model(name, channels, size, n_classes)
-        runs[name] = training.fit(model, train_data, validation_data, epochs=epochs, seed=seed, name=f"s0q7-{name}",
-                                  **SETTINGS)
-    return runs
+    return {name: training.fit(untrained(name, train_split, n_classes, seed), train_data, validation_data,
+                               epochs=epochs, seed=seed, name=f"s0q7-{name}", **SETTINGS)
+            for name in models.S0_Q7_DESIGNS}
 
 
 def untrained(name: str, split: data.Split, n_classes: int, seed: int = 0) -> nn.Module:
@@ -123,6 +131,35 @@ def examples(predictions: Mapping[str, np.ndarray], labels: np.ndarray,
     return first(by_agreement[right[by_agreement] > 0]), first(np.flatnonzero(right < len(predictions) / 2))
 
 
+def answers(predicted: Mapping[str, np.ndarray], split: data.Split, shown: np.ndarray,
+            classes: Sequence[str]) -> pd.DataFrame:
+    """The ``shown`` images of ``split``, numbered from 1: the true class, each model's answer and, where the
+    images carry the patch, the class it names; columns named by their table labels."""
+    table = pd.DataFrame({"image_name": np.arange(1, len(shown) + 1),
+                          "true_class": [classes[y] for y in split.labels[shown]],
+                          **{f"answer_{name}": [classes[p] for p in answer[shown]] for name, answer in predicted.items()}})
+    if split.cues is not None:
+        table["answer_patch"] = [classes[c] for c in split.cues[shown]]
+    return table
+
+
+def strongest(runs: Mapping[str, training.Run], split: data.Split, depth: str,
+              k: int = 6) -> dict[str, tuple[np.ndarray, interpretation.Projection]]:
+    """Following Zeiler and Fergus, per model (``<model> <block>``) the ``k`` channels of the block at ``depth``
+    (``DEPTHS``) whose strongest activation over ``split`` is largest: the images that produced them and the
+    DeconvNet projections of those activations (for ``interpretation.show_projections``)."""
+    images = torch.from_numpy(split.scaled())
+    groups = {}
+    for name, run in runs.items():
+        layer = run.model.features[DEPTHS[depth]]
+        top = interpretation.top_activations(run.model.features, layer, images, k=k)
+        chosen = top.image.tolist()
+        projection = interpretation.deconvnet(run.model.features, layer, images[chosen],
+                                              units=top[["channel", "row", "column"]].to_numpy())
+        groups[f"{name} {list(blocks(run.model))[DEPTHS[depth]]}"] = (split.images[chosen], projection)
+    return groups
+
+
 def blocks(model: models.ConvNet) -> dict[str, nn.Module]:
     """The model's blocks by name (``block1`` … ): their outputs are its feature maps at increasing depth."""
     return dict(model.features.named_children())
@@ -160,6 +197,21 @@ def selectivity(model: models.ConvNet, split: data.Split) -> pd.DataFrame:
 
 # --- the stand-in: masks, the patch, and where each model looks ----------------------------------------
 
+def cue_facts(dataset: data.DataSet, train_split: data.Split, test: data.Split) -> dict[str, float]:
+    """The patch: its ``side`` in pixels, the share of training images it was made to agree with (``train``),
+    the number of ``classes`` it can name, and how often it names the true class in ``train_split`` and in
+    ``test`` (``agree_train``, ``agree_test``); shares in percent."""
+    return {"side": int(data.cue_region(dataset.image_shape[-1])[0].sum()), "train": 100 * STAND_IN_CUE.train,
+            "classes": len(dataset.classes), "agree_train": 100 * float((train_split.cues == train_split.labels).mean()),
+            "agree_test": 100 * float((test.cues == test.labels).mean())}
+
+
+def object_facts(split: data.Split) -> dict[str, float]:
+    """The objects' mean area in ``pixels`` and the ``diameter`` of a disc of that area."""
+    pixels = float(split.masks.sum(axis=(1, 2)).mean())
+    return {"pixels": pixels, "diameter": 2 * float(np.sqrt(pixels / np.pi))}
+
+
 def regions(split: data.Split) -> dict[str, np.ndarray]:
     """Per image (``N×H×W``, disjoint): the object's pixels, the patch, and everything else (background)."""
     patch = np.broadcast_to(data.cue_region(split.images.shape[-1]), split.masks.shape)
@@ -195,20 +247,6 @@ def patch_test(model: nn.Module, split: data.Split) -> dict[str, float]:
             "changed": 100 * float((answers != answers[0]).any(axis=0).mean()), "chance": 100 / len(answers)}
 
 
-def attention(model: models.ConvNet, split: data.Split) -> dict[str, float]:
-    """Where Grad-CAM at the last convolution, for the model's own answers, puts its mass (``mass_<region>``)
-    and its peak (``pointing_<region>``) among ``regions``, averaged over the images; and each region's
-    share of the image (``area_<region>``), the score of an even map. In percent."""
-    areas = regions(split)
-    scores = interpretation.localisation(model, model.last_conv, torch.from_numpy(split.scaled()), areas)
-    result = {}
-    for name, mask in areas.items():
-        result[f"mass_{name}"] = 100 * float(np.nanmean(scores[f"mass_{name}"]))
-        result[f"pointing_{name}"] = 100 * float(scores[f"pointing_{name}"].mean())
-        result[f"area_{name}"] = 100 * float(mask.mean())
-    return result
-
-
 def projection_shares(features: nn.Module, layer: nn.Module, split: data.Split) -> dict[str, float]:
     """The DeconvNet projection of each image's strongest activation at ``layer``: the mean share of its
     energy (``Projection.energy``) on each of ``regions``, in percent."""
@@ -216,6 +254,13 @@ def projection_shares(features: nn.Module, layer: nn.Module, split: data.Split) 
     energy = projection.energy().numpy()
     return {name: 100 * float(np.nanmean(interpretation.mass_inside(energy, mask)))
             for name, mask in regions(split).items()}
+
+
+def attention(model: models.ConvNet, split: data.Split) -> dict[str, float]:
+    """Where Grad-CAM at the last convolution, for the model's own answers, puts its mass (``mass_<region>``)
+    and its peak (``pointing_<region>``) among ``regions``, and each region's share of the image
+    (``area_<region>``, the score of an even map); in percent (``interpretation.score_maps``)."""
+    return interpretation.score_maps(model, model.last_conv, torch.from_numpy(split.scaled()), None, regions(split))
 
 
 def looking(runs: Mapping[str, training.Run], train_split: data.Split, test: data.Split) -> pd.DataFrame:
@@ -233,7 +278,7 @@ def projections(runs: Mapping[str, training.Run], split: data.Split, n_classes: 
     rows = []
     for name, run in runs.items():
         before = untrained(name, split, n_classes, seed)
-        for depth, pick in (("shallow", 0), ("deep", -1)):
+        for depth, pick in DEPTHS.items():
             trained_shares = projection_shares(run.model.features, run.model.features[pick], split)
             untrained_shares = projection_shares(before.features, before.features[pick], split)
             rows.append({"key": f"{name}_{depth}", "model": name, "depth": depth, **trained_shares,

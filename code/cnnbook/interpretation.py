@@ -171,10 +171,11 @@ def localisation(model: nn.Module, layer: nn.Module | str, images: torch.Tensor,
     return pd.concat(rows, ignore_index=True)
 
 
-def score_maps(model: nn.Module, layer: nn.Module | str, images: torch.Tensor, labels: np.ndarray,
+def score_maps(model: nn.Module, layer: nn.Module | str, images: torch.Tensor, labels: np.ndarray | None,
                regions: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """How well Grad-CAM for the true classes localises each region, in percent: the model's
-    ``accuracy``, and per region its ``area`` (the score of an even map), ``pointing`` and ``mass``."""
+    """How well Grad-CAM for the true classes (``labels``; None: the predicted ones) localises each region,
+    in percent: the model's ``accuracy`` (100 when explaining its own answers), and per region its ``area``
+    (the score of an even map), ``pointing`` and ``mass``."""
     scores = localisation(model, layer, images, regions, classes=labels)
     summary = {"accuracy": 100 * float((scores.predicted == scores["class"]).mean())}
     for name, region in regions.items():
