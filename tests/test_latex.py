@@ -61,6 +61,17 @@ def test_latin_runs_in_persian_text_are_wrapped_left_to_right(text, expected):
     assert latex(element) == expected
 
 
+def test_a_left_to_right_isolate_of_the_site_is_its_own_group_without_its_marks():
+    # the provenance box isolates sizes for the browser; the marks have no glyph in the PDF fonts
+    text = "عکس‌ها (جایگزین MNIST), \u20661×28×28, N = 1,437\u2069; دیگر"
+    persian = paragraph(text)
+    rewrite(persian, DIRECTIONS["fa"])
+    assert latex(persian) == r"عکس‌ها (جایگزین \lr{MNIST}), \lr{1×28×28, N = 1,437}; دیگر"
+    english = paragraph("photos (real), \u20663×224×224\u2069")
+    rewrite(english, DIRECTIONS["en"])
+    assert latex(english) == "photos (real), 3×224×224"
+
+
 def test_inline_code_and_citations_are_left_to_right_islands():
     citation = nodes.inline("", "", nodes.Text("Dumoulin and Visin ["),
                             nodes.reference("", "2016", refuri="#x"), nodes.Text("]"))
@@ -161,3 +172,16 @@ def test_reversing_columns_reverses_every_row_and_the_column_specs():
     reverse_columns(tab)
     assert [p.astext() for p in tab.findall(nodes.paragraph)] == ["c", "b", "a", "3", "2", "1"]
     assert [c["colwidth"] for c in tab.findall(nodes.colspec)] == [1, 1, 5]
+
+
+def test_a_provenance_value_starting_in_latin_reads_left_to_right_with_its_persian_words_inside():
+    # as on the site (unicode-bidi: plaintext): the data line "digits (جایگزین MNIST), 1×28×28" stays in order
+    document = new_document("test")
+    value = paragraph("digits (جایگزین MNIST), \u20661×28×28\u2069")
+    box = nodes.admonition("", nodes.field_list("", nodes.field("", nodes.field_name("", "داده"),
+                                                                 nodes.field_body("", value))),
+                           classes=["cnnbook-provenance"])
+    document += box
+    rewrite_document(document, DIRECTIONS["fa"])
+    assert latex(value) == r"\lr{digits (\rl{جایگزین} MNIST), 1×28×28}"
+    assert latex(box.next_node(nodes.field_name)) == "داده"

@@ -53,6 +53,8 @@ LOG = r"""
 Overfull \hbox (12.5pt too wide) in paragraph at lines 10--12
 Overfull \vbox (3.1pt too high) has occurred while \output is active []
 Output written on cnn-book-fa.xdv (29 pages, 123456 bytes).
+Missing character: There is no → (U+2192) in font [./Vazirmatn-Regular.ttf]/OT:script=arab;language=dflt;!
+Missing character: There is no → (U+2192) in font [./Vazirmatn-Bold.ttf]/OT:script=arab;language=dflt;!
 """
 
 
@@ -61,6 +63,7 @@ def test_the_log_gives_pages_and_overfull_boxes():
     assert pages == 29
     assert [(b.kind, b.points) for b in boxes] == [("h", 12.5), ("v", 3.1)]
     assert "lines 10--12" in boxes[0].where
+    assert pdf.missing_glyphs(LOG) == ["→"]
 
 
 def test_comparison_ignores_shapes_spacing_and_punctuation_but_not_order():
@@ -124,6 +127,13 @@ def test_no_content_overflows_the_margins(build):
     pages, overfull = parse_log(log)
     assert pages > 0
     assert [box for box in overfull if box.points > pdf.OVERFULL_TOLERANCE] == []
+
+
+@pytest.mark.parametrize("build", BUILDS, ids=lambda b: b.language)
+def test_no_character_is_missing_from_the_fonts(build):
+    built_pdf(build.language)
+    log = (ROOT / build.latex_dir / f"cnn-book-{build.language}.log").read_text(encoding="utf-8", errors="replace")
+    assert pdf.missing_glyphs(log) == [], "add the characters to the symbol font list in book/_latex/cnnbook.sty"
 
 
 # --- end to end: a small book with a figure, a table and math, in both languages -----------

@@ -76,6 +76,8 @@ def _report_pdf(report: PdfReport) -> None:
           f"(largest {worst:.1f} pt, {len(visible)} above {OVERFULL_TOLERANCE:g} pt)")
     for box in visible:
         print(f"    overfull {box.kind}box {box.points:.1f} pt {box.where}")
+    if report.missing:
+        print(f"    characters missing from the fonts (dropped): {' '.join(report.missing)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,8 @@ _ATTACHED = set("0123456789-_./+'")
 #: Punctuation that ends a sentence or clause rather than a token.
 _TRAILING = set(".,;:!?'-")
 _BRACKETS = {"(": 1, "[": 1, ")": -1, "]": -1}
+#: A left-to-right isolate (U+2066 … U+2069) that the site's text carries for the browser's bidi algorithm.
+_LTR_ISOLATE = re.compile("\u2066([^\u2069]*)\u2069")
 #: Elements whose text is never rewritten (code, math, raw LaTeX, labels read with astext()).
 _VERBATIM = (nodes.literal_block, nodes.doctest_block, nodes.math_block, nodes.raw, nodes.comment,
              nodes.label, nodes.math, nodes.image, nodes.footnote_reference, nodes.target)
@@ -91,6 +93,8 @@ class Direction:
 
 
 DIRECTIONS = {"fa": Direction("R", r"\lr{"), "en": Direction("L", r"\textpersian{")}
+#: A left-to-right paragraph inside the Persian edition: its Persian runs are set right to left.
+_LTR_IN_PERSIAN = Direction("L", r"\rl{")
 
 
 @dataclass
@@ -119,11 +123,24 @@ def _element_class(element: nodes.Element, direction: Direction) -> str:
     return "foreign" if direction.foreign in found else "neutral"
 
 
+def _isolate(text: str, direction: Direction) -> nodes.raw:
+    """A left-to-right isolate as the PDF sets it: its own left-to-right group in the Persian edition, plain
+    text in the English one. The marks themselves have no glyph in the PDF fonts."""
+    latex = escape(text, "xelatex")
+    return _raw(direction.open + latex + direction.close if direction.rtl else latex)
+
+
 def _atoms(element: nodes.Element, direction: Direction) -> list[_Atom]:
+    """The atoms of ``element``'s inline content; a left-to-right isolate is one atom, neutral to its
+    surroundings (as in the Unicode bidi algorithm)."""
     atoms: list[_Atom] = []
     for child in element.children:
         if isinstance(child, nodes.Text):
-            atoms.extend(_Atom("char", c, strength(c)) for c in str(child))
+            for index, part in enumerate(_LTR_ISOLATE.split(str(child))):
+                if index % 2:
+                    atoms.append(_Atom("node", _isolate(part, direction), "island"))
+                else:
+                    atoms.extend(_Atom("char", c, strength(c)) for c in part)
         else:
             atoms.append(_Atom("node", child, _element_class(child, direction)))
     return atoms
@@ -237,6 +254,15 @@ def _whole_ltr_cell(paragraph: nodes.Element, direction: Direction) -> bool:
     return direction.rtl and direction.base not in _classes(paragraph.astext())
 
 
+def _starts_left_to_right(paragraph: nodes.Element, direction: Direction) -> bool:
+    """A provenance value of the Persian edition whose first letter is Latin: the site sets these values
+    with ``unicode-bidi: plaintext`` (the first strong letter decides the direction), and so does the PDF."""
+    boxed = any("cnnbook-provenance" in a.get("classes", []) for a in _ancestors(paragraph)
+                if isinstance(a, nodes.Element))
+    first = next((c for c in map(strength, paragraph.astext()) if c in ("L", "R")), None)
+    return direction.rtl and boxed and first == "L"
+
+
 class BidiRuns(SphinxPostTransform):
     """Wrap text of the other direction in each edition (see the module docstring)."""
 
@@ -261,6 +287,11 @@ def rewrite_document(document: nodes.document, direction: Direction) -> None:
         # sphinx-jupyterbook-latex's root-page headings are matched by their text; hidden cells are dropped
         if any(isinstance(a, nodes.TextElement) or type(a).__name__ in ("RootHeader", "HiddenCellNode")
                for a in _ancestors(element)):
+            continue
+        if _starts_left_to_right(element, direction):
+            rewrite(element, _LTR_IN_PERSIAN)
+            element.insert(0, _raw(direction.open))
+            element.append(_raw(direction.close))
             continue
         rewrite(element, direction, isinstance(element.parent, nodes.entry) and _whole_ltr_cell(element, direction))
 

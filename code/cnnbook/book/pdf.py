@@ -31,6 +31,7 @@ _OVERFULL = re.compile(r"^Overfull \\([hv])box \(([\d.]+)pt too (?:wide|high)\)(
 #: pdftotext crop of an A4 page to the text block (points): no running heads or page numbers.
 _BODY_AREA = ("-x", "0", "-y", "55", "-W", "596", "-H", "720")
 _PAGES = re.compile(r"^Output written on .*?\((\d+) pages?", re.MULTILINE)
+_MISSING = re.compile(r"^Missing character: There is no (.)", re.MULTILINE)
 
 
 class PdfError(SiteError):
@@ -48,7 +49,8 @@ class Overfull:
 
 @dataclass
 class PdfReport:
-    """One PDF edition: where it is, its size, the overfull boxes, notebooks executed, wall time."""
+    """One PDF edition: where it is, its size, the overfull boxes, notebooks executed, wall time, and the
+    characters its fonts lack (dropped from the page)."""
 
     language: str
     path: Path
@@ -56,6 +58,7 @@ class PdfReport:
     overfull: list[Overfull]
     executed: int
     seconds: float
+    missing: list[str]
 
     def visible_overfull(self, tolerance: float = OVERFULL_TOLERANCE) -> list[Overfull]:
         """Overfull boxes larger than ``tolerance`` points."""
@@ -82,6 +85,11 @@ def parse_log(log: str) -> tuple[int, list[Overfull]]:
     return (int(pages[-1]) if pages else 0), boxes
 
 
+def missing_glyphs(log: str) -> list[str]:
+    """The characters a (Xe)LaTeX log says no font had: XeTeX drops them from the page without an error."""
+    return sorted(set(_MISSING.findall(log)))
+
+
 def _latex_errors(log: str) -> str:
     """The error lines of a LaTeX log with two lines of context each."""
     lines = log.splitlines()
@@ -89,8 +97,8 @@ def _latex_errors(log: str) -> str:
     return "\n".join("\n".join(lines[n:n + 3]) for n in picked[:5])
 
 
-def typeset(latex_dir: Path, name: str) -> tuple[int, list[Overfull]]:
-    """Run latexmk with XeLaTeX on ``<latex_dir>/<name>.tex``; page count and overfull boxes."""
+def typeset(latex_dir: Path, name: str) -> str:
+    """Run latexmk with XeLaTeX on ``<latex_dir>/<name>.tex``; the log."""
     command = ["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"]
     print(f"=== typesetting {latex_dir / name}.tex: {' '.join(command)}", flush=True)
     result = subprocess.run(command, cwd=latex_dir, capture_output=True, text=True)
@@ -99,7 +107,7 @@ def typeset(latex_dir: Path, name: str) -> tuple[int, list[Overfull]]:
     if result.returncode != 0:
         detail = _latex_errors(log) or result.stdout[-2000:]
         raise PdfError(f"XeLaTeX failed on {latex_dir / name}.tex (see {log_file}):\n{detail}")
-    return parse_log(log)
+    return log
 
 
 def build_pdf(root: Path, build: LanguageBuild, strict: bool, env: dict[str, str]) -> PdfReport:
@@ -112,10 +120,12 @@ def build_pdf(root: Path, build: LanguageBuild, strict: bool, env: dict[str, str
     latex_dir = root / build.latex_dir
     if not (latex_dir / f"{name}.tex").exists():
         raise PdfError(f"Jupyter Book wrote no {name}.tex in {latex_dir}: check latex_documents in the config")
-    pages, overfull = typeset(latex_dir, name)
+    log = typeset(latex_dir, name)
+    pages, overfull = parse_log(log)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(latex_dir / f"{name}.pdf", target)
-    return PdfReport(build.language, target, pages, overfull, executed, time.perf_counter() - started)
+    return PdfReport(build.language, target, pages, overfull, executed, time.perf_counter() - started,
+                     missing_glyphs(log))
 
 
 def build_pdfs(root: Path, profile: str | None = None, strict: bool = True,
