@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -50,3 +51,19 @@ def test_pdf_without_tex_says_how_to_install_it():
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "xelatex and latexmk not found" in lines[0] and "make pdf-deps" in lines[0]
+
+
+def test_data_downloads_follow_the_environment_unless_told(monkeypatch):
+    import cnnbook.data as data_module
+
+    class FakeSet:
+        image_shape = (1, 28, 28)
+
+        def sizes(self):
+            return {"train": 2, "test": 1}
+
+    asked = []
+    monkeypatch.setattr(data_module, "REGISTRY", {"mnist": SimpleNamespace(profile="full")})
+    monkeypatch.setattr(data_module, "load", lambda name, root, download: asked.append(download) or FakeSet())
+    assert main(["data", "mnist"]) == 0 and main(["data", "mnist", "--no-download"]) == 0
+    assert asked == [None, False]  # None: data.download_allowed reads $CNNBOOK_DOWNLOAD

@@ -107,6 +107,8 @@ def test_locally_connected_layer_with_tied_weights_is_the_convolution(mode, stri
 def test_locally_connected_layer_refuses_what_it_cannot_build():
     with pytest.raises(ValueError, match="padding_mode"):
         eq.LocallyConnected2d(1, 1, (8, 8), 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="padding_mode"):  # not silently computed with zeros instead
+        eq.LocallyConnected2d.from_conv(nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), (8, 8))
     with pytest.raises(ValueError, match="does not fit"):
         eq.LocallyConnected2d(1, 1, (2, 2), 3)
 

@@ -41,11 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="check or download the real data sets of the full profile")
     data.add_argument("names", nargs="*", help="data sets (default: all of the full profile's)")
     data.add_argument("--root", help="data folder (default: $CNNBOOK_DATA or data/ in the repository)")
-    data.add_argument("--no-download", dest="download", action="store_false", help="only check what is on disk")
+    data.add_argument("--no-download", dest="download", action="store_const", const=False, default=None,
+                      help="only check what is on disk (default: download unless $CNNBOOK_DOWNLOAD is 0)")
     return parser
 
 
-def _data(names: list[str], root: str | None, download: bool) -> int:
+def _data(names: list[str], root: str | None, download: bool | None) -> int:
     from cnnbook.data import REGISTRY, DataError, DataUnavailable, load  # torch is imported only here
 
     full = [name for name, entry in REGISTRY.items() if entry.profile == "full"]

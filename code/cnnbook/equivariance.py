@@ -68,10 +68,10 @@ class LocallyConnected2d(nn.Module):
 
     @classmethod
     def from_conv(cls, conv: nn.Conv2d, in_size: tuple[int, int]) -> "LocallyConnected2d":
-        """The locally connected layer that repeats ``conv``'s filter at every position."""
-        mode = "circular" if conv.padding_mode == "circular" else "zeros"
+        """The locally connected layer that repeats ``conv``'s filter at every position (a padding mode other
+        than zeros or circular is refused, not silently replaced)."""
         layer = cls(conv.in_channels, conv.out_channels, in_size, conv.kernel_size[0], conv.stride[0],
-                    conv.padding[0], mode, conv.bias is not None).to(conv.weight.dtype)
+                    conv.padding[0], conv.padding_mode, conv.bias is not None).to(conv.weight.dtype)
         with torch.no_grad():
             layer.weight.copy_(conv.weight.reshape(1, conv.out_channels, -1).expand_as(layer.weight))
             if layer.bias is not None:
