@@ -118,13 +118,22 @@ def test_registry_names_every_data_set_and_refuses_unknown_ones():
 
 
 @pytest.mark.parametrize(("name", "stand_in", "shape"), [
-    ("mnist", "digits", (1, 28, 28)), ("cifar10", "shapes32", (3, 32, 32)), ("stl10", "shapes96", (3, 96, 96))])
+    ("cifar10", "shapes32", (3, 32, 32)), ("stl10", "shapes96", (3, 96, 96))])
 def test_quick_profile_gives_a_stand_in_that_says_so(name, stand_in, shape):
-    options = {} if stand_in == "digits" else {"train_per_class": 1, "test_per_class": 1}
-    dataset = data.for_profile(name, "quick", **options)
+    dataset = data.for_profile(name, "quick", train_per_class=1, test_per_class=1)
     assert dataset.name == stand_in and dataset.image_shape == shape
     source = dataset.source()
     assert source.real is False and source.stands_in_for == data.TITLES[name]
+
+
+def test_quick_mnist_is_the_real_5000_image_subset_and_says_so():
+    mnist = data.for_profile("mnist", "quick")
+    assert mnist.name == "mnist_subset" and mnist.image_shape == (1, 28, 28) and mnist.train.max_value == 255
+    assert len(mnist.train) + len(mnist.test) == 5000 and mnist.test.images.dtype == np.uint8
+    assert np.bincount(mnist.test.labels).tolist() == [100] * 10  # 500 per digit, a fifth held out per class
+    assert 0 < mnist.train.images.mean() < 60 and mnist.train.images.max() == 255  # dark background, white ink
+    source = mnist.source()
+    assert source.real and source.stands_in_for == "" and "5,000" in source.name
 
 
 def test_full_profile_reads_the_real_data_set(tmp_path):

