@@ -46,7 +46,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
-        description="CPU, offline, minutes: embedded data (scikit-learn digits, scikit-image photos) "
+        description="CPU, offline, minutes: embedded data (MNIST's 5,000-image subset, scikit-learn digits, "
+        "scikit-image photos) "
         "and procedural stand-ins",
         real_data=False,
         prefer_gpu=False,
