@@ -66,3 +66,12 @@ def test_the_real_package_closure_of_chapter_one_is_small():
     text = (root / "book" / "en" / "ch01-layer-arithmetic.md").read_text(encoding="utf-8")
     closure = module_closure(root / "code" / "cnnbook", page_imports(text))
     assert "cnnbook.arithmetic" in closure and "cnnbook.book.mime" not in closure
+
+
+@pytest.mark.parametrize("options", [":tags: [remove-input]\n\n", "---\ntags: [remove-input]\n---\n"])
+def test_imports_are_found_in_cells_with_options(package: Path, options: str):
+    page = notebook_page("A page", options + "from cnnbook import alpha\nalpha.VALUE")
+    assert "cnnbook.alpha" in page_imports(page)
+    before = execution_key(page, package, "quick")
+    (package / "alpha.py").write_text("from .gamma import helper\nVALUE = 2\n")
+    assert execution_key(page, package, "quick") != before

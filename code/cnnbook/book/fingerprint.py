@@ -70,11 +70,27 @@ def _imports_of_source(source: str, current: str | None = None) -> set[str]:
     return found
 
 
+_CELL_OPTION = re.compile(r"^:[\w-]+:.*$")
+
+
+def cell_source(body: str) -> str:
+    """The Python of a MyST code cell's body, without its options (``:tags: [...]`` lines or a
+    ``---`` YAML block at the top), which are not Python."""
+    lines = body.splitlines()
+    if lines and lines[0].strip() == "---":
+        end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), None)
+        lines = lines[end + 1:] if end is not None else lines
+    else:
+        while lines and _CELL_OPTION.match(lines[0]):
+            lines = lines[1:]
+    return "\n".join(lines)
+
+
 def page_imports(page_text: str) -> set[str]:
     """``cnnbook`` modules imported by the code cells of a MyST notebook page."""
     found: set[str] = set()
     for match in _CODE_CELL.finditer(page_text):
-        found |= _imports_of_source(match.group(2))
+        found |= _imports_of_source(cell_source(match.group(2)))
     return found
 
 

@@ -1,0 +1,381 @@
+"""Errata of the source documents: the premises that do not hold and the student answers the book corrects.
+
+``ERRATA`` is the one list. Each ``Erratum`` names the question (a seed id such as ``S0.Q4``),
+says whether it corrects a *premise* of the source documents (a question that cannot be built
+as given, material that is missing or garbled) or an *answer* of a student answer sheet (S2,
+S3), paraphrases the claim and states what holds, in English and in Persian, and names the
+label of the section that shows it. The errata page of each edition (``book/*/errata.md``)
+shows the list with ``table(kind)``; a chapter that records a correction adds one entry here
+and the page lists it after the next build.
+
+Guarantees (checked in ``tests/test_errata.py``):
+
+- every entry links to a ``(label)=`` that exists on the English and the Persian pages, and the
+  build resolves the link as a cross-reference (HTML and LaTeX alike);
+- ids are seed ids, *answer* entries come from the student answer sheets, entries are unique;
+- no result is typed: a number the texts cite is a ``<<name>>`` placeholder that ``values``
+  computes with the package (the sheets' own givens, such as the 16×16 target, may be written).
+
+Texts are plain prose with inline math in ``$...$`` (rendered as math in both builds).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+
+ERRATA_MIME = "application/vnd.cnnbook.errata+json"
+
+Kind = Literal["premise", "answer"]
+KINDS: tuple[Kind, ...] = ("premise", "answer")
+#: Sheets whose answers are a student's, not the assignment's.
+ANSWER_SHEETS = ("S2", "S3")
+LANGUAGES = ("en", "fa")
+
+SEED_ID = re.compile(r"^S(\d)\.([QTP])(\d+)$")
+PLACEHOLDER = re.compile(r"<<(\w+)>>")
+_PART_ORDER = {"T": 0, "Q": 0, "P": 1}  # in S1 the theory questions (T) come before the practical ones (P)
+
+
+class ErratumError(ValueError):
+    """An entry that cannot be shown: bad id or kind, or a placeholder without a value."""
+
+
+@dataclass(frozen=True)
+class Erratum:
+    """One correction: ``claim`` (paraphrased, never pasted) and ``truth`` in both languages.
+
+    ``target`` is the label of the section that shows the correction; ``values`` computes the
+    numbers the texts cite as ``<<name>>`` placeholders.
+    """
+
+    id: str
+    kind: Kind
+    target: str
+    claim_en: str
+    claim_fa: str
+    truth_en: str
+    truth_fa: str
+    values: Callable[[], Mapping[str, Any]] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not SEED_ID.match(self.id):
+            raise ErratumError(f"{self.id!r} is not a seed id such as 'S0.Q4'")
+        if self.kind not in KINDS:
+            raise ErratumError(f"{self.id}: kind must be one of {KINDS}, not {self.kind!r}")
+        if self.kind == "answer" and not self.id.startswith(ANSWER_SHEETS):
+            raise ErratumError(f"{self.id}: only the answer sheets {ANSWER_SHEETS} have student answers to correct")
+
+    def text(self, part: Literal["claim", "truth"], language: str) -> str:
+        """The raw text, with its placeholders."""
+        if language not in LANGUAGES:
+            raise ErratumError(f"language must be one of {LANGUAGES}, not {language!r}")
+        return getattr(self, f"{part}_{language}")
+
+    def placeholders(self) -> set[str]:
+        """Names of the computed values the texts cite."""
+        return {name for part in ("claim", "truth") for language in LANGUAGES
+                for name in PLACEHOLDER.findall(self.text(part, language))}
+
+    def render(self, language: str, values: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """Claim and truth in ``language`` with the placeholders filled in."""
+        if values is None:
+            values = dict(self.values()) if self.values is not None else {}
+
+        def fill(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise ErratumError(f"{self.id}: no value for <<{name}>>; compute it in the entry's `values`")
+            return format_value(values[name], language)
+
+        return {part: PLACEHOLDER.sub(fill, self.text(part, language)) for part in ("claim", "truth")}
+
+
+def format_value(value: Any, language: str) -> str:
+    """A computed value as prose: integers with thousands separators, sequences as a list, shapes with ×."""
+    if isinstance(value, bool):
+        raise ErratumError("a yes/no value belongs in the text, not in a placeholder")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        items = [format_value(v, language) for v in value]
+        if len(items) < 2:
+            return "".join(items)
+        comma, conjunction = (", ", " and ") if language == "en" else ("، ", " و ")
+        return comma.join(items[:-1]) + conjunction + items[-1]
+    return str(value)
+
+
+def order(seed_id: str) -> tuple[int, int, int]:
+    """Sort key of a seed id: sheet, then the sheet's own order of questions."""
+    match = SEED_ID.match(seed_id)
+    if not match:
+        raise ErratumError(f"{seed_id!r} is not a seed id")
+    return int(match.group(1)), _PART_ORDER[match.group(2)], int(match.group(3))
+
+
+def entries(kind: Kind | None = None) -> list[Erratum]:
+    """The entries of ``kind`` (all if None), in the order of the sheets' questions."""
+    chosen = [e for e in ERRATA if kind is None or e.kind == kind]
+    return sorted(chosen, key=lambda e: order(e.id))  # stable: entries of one id keep their list order
+
+
+class ErrataTable:
+    """The errata of one kind as a cell output: the book's renderer writes it in the page's language
+    with a cross-reference to each section; plain Jupyter shows an English HTML/text fallback."""
+
+    def __init__(self, kind: Kind):
+        if kind not in KINDS:
+            raise ErratumError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.kind = kind
+        self.rows = []
+        for erratum in entries(kind):
+            values = dict(erratum.values()) if erratum.values is not None else {}
+            self.rows.append({"id": erratum.id, "target": erratum.target,
+                              **{language: erratum.render(language, values) for language in LANGUAGES}})
+
+    def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None):
+        import html
+
+        cells = "".join(f"<tr><td>{html.escape(r['id'])}</td><td>{html.escape(r['en']['claim'])}</td>"
+                        f"<td>{html.escape(r['en']['truth'])}</td><td>{html.escape(r['target'])}</td></tr>"
+                        for r in self.rows)
+        text = "\n".join(f"{r['id']}: {r['en']['claim']} -> {r['en']['truth']} ({r['target']})" for r in self.rows)
+        return {
+            ERRATA_MIME: {"kind": self.kind, "rows": self.rows},
+            "text/html": f"<table><tbody>{cells}</tbody></table>",
+            "text/plain": text,
+        }
+
+
+def table(kind: Kind) -> ErrataTable:
+    """The errata page's table of one kind: ``"premise"`` or ``"answer"``."""
+    return ErrataTable(kind)
+
+
+# --- computed values the entries cite ---------------------------------------------------------
+
+def _s0_q4_values() -> dict[str, str]:
+    from cnnbook import networks
+    from cnnbook.arithmetic import analyze
+
+    def final_map(blocks: int) -> str:
+        shape = analyze(networks.s0_q4_method_b(blocks=blocks), networks.S0_Q4_INPUT).output_shape
+        return "×".join(map(str, shape[1:]))
+
+    return {"b_final": final_map(3), "b4_final": final_map(4)}
+
+
+def _s2_q3_values() -> dict[str, int]:
+    from cnnbook import networks
+
+    return networks.s2_q3_facts()
+
+
+def _s4_q5_values() -> dict[str, int]:
+    from cnnbook import networks
+
+    return networks.s4_q5_facts()
+
+
+def _s4_q7_values() -> dict[str, Sequence[int]]:
+    from cnnbook.models import S4_Q7_WIDTHS
+
+    return {"widths": tuple(S4_Q7_WIDTHS)}
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+ERRATA: list[Erratum] = [
+    # Premises of the source documents that do not hold
+    Erratum(
+        "S0.Q4", "premise", "ex-s0-q4",
+        claim_en="Method B, three blocks of a stride-1 convolution and a 2×2 max pool, turns the "
+                 "256×256 input into the 16×16 map the question asks for.",
+        claim_fa="روش ب، یعنی سه بلوکِ کانولوشن با گام ۱ و ادغام بیشینهٔ ۲×۲، ورودی ۲۵۶×۲۵۶ را به "
+                 "نقشهٔ ۱۶×۱۶ خواسته‌شده می‌رساند.",
+        truth_en="Three blocks halve the side only three times and end at <<b_final>>; a fourth block "
+                 "is needed to reach <<b4_final>>. The book answers both versions.",
+        truth_fa="سه بلوک طول ضلع را فقط سه بار نصف می‌کنند و به <<b_final>> می‌رسند؛ برای رسیدن به "
+                 "<<b4_final>> بلوک چهارمی لازم است. کتاب به هر دو صورت پاسخ می‌دهد.",
+        values=_s0_q4_values),
+    Erratum(
+        "S0.Q7", "premise", "ex-s0-q7",
+        claim_en="The three trained models (A underfits, B overfits, C is balanced) and their "
+                 "learning curves come with the assignment.",
+        claim_fa="سه مدلِ آموزش‌دیده (A دچار کم‌برازش، B دچار بیش‌برازش و C متعادل) و منحنی‌های "
+                 "یادگیری‌شان همراه تمرین داده شده‌اند.",
+        truth_en="Neither the models nor the curves are part of the material. The book designs and "
+                 "trains its own A, B and C and measures that each behaves as the question describes.",
+        truth_fa="نه مدل‌ها و نه منحنی‌ها جزو مواد تمرین نیستند. کتاب سه مدل A، B و C را خود طراحی و "
+                 "آموزش می‌دهد و با اندازه‌گیری نشان می‌دهد که هر کدام همان رفتاری را دارد که پرسش "
+                 "توصیف می‌کند."),
+    Erratum(
+        "S1.P1", "premise", "ex-s1-p1",
+        claim_en="The by-hand pipeline (convolution, ReLU, adding the input back, ReLU, 2×2 max pool, "
+                 "global average) is fully specified.",
+        claim_fa="زنجیرهٔ محاسبهٔ دستی (کانولوشن، ReLU، افزودن دوبارهٔ ورودی، ReLU، ادغام بیشینهٔ "
+                 "۲×۲ و میانگین سراسری) به‌طور کامل مشخص شده است.",
+        truth_en="Two readings stay open and change the result: whether the convolution flips the "
+                 "filter, and whether the pool keeps the partial windows at the border of the 5×5 "
+                 "map. The book follows every CNN library (cross-correlation, partial windows "
+                 "dropped) and gives the result of each other reading.",
+        truth_fa="دو برداشت باز می‌ماند و نتیجه را تغییر می‌دهد: این‌که کانولوشن فیلتر را ۱۸۰ درجه "
+                 "می‌چرخاند یا نه، و این‌که ادغام پنجره‌های ناقصِ لبهٔ نقشهٔ ۵×۵ را نگه می‌دارد یا نه. "
+                 "کتاب از قرارداد همهٔ کتابخانه‌های CNN پیروی می‌کند (همبستگی متقابل و کنار گذاشتن "
+                 "پنجره‌های ناقص) و نتیجهٔ هر یک از دو برداشت دیگر را هم می‌دهد."),
+    Erratum(
+        "S2.Q3", "premise", "ex-s2-q3-params",
+        claim_en="A figure defines the network: the width of its hidden layer and how the input is "
+                 "padded.",
+        claim_fa="شکلی همراه پرسش شبکه را تعریف می‌کند: پهنای لایهٔ پنهان و شیوهٔ لایه‌گذاری ورودی.",
+        truth_en="The figure is lost. The book takes the 20 hidden units the source answer uses and "
+                 "one zero on each side of the input (<<params>> parameters), and gives the total "
+                 "for a single zero in all as well (<<one_side_params>>).",
+        truth_fa="شکل از دست رفته است. کتاب ۲۰ واحد پنهانی را که پاسخ منبع به کار می‌برد و یک صفر در "
+                 "هر طرف ورودی را مبنا می‌گیرد (<<params>> پارامتر) و شمار کل را برای حالتی که در "
+                 "مجموع فقط یک صفر افزوده شود هم می‌دهد (<<one_side_params>>).",
+        values=_s2_q3_values),
+    Erratum(
+        "S2.Q4", "premise", "ex-s2-q4",
+        claim_en="The dilated convolution equals a plain convolution with the dilated kernel "
+                 "$K' = K \\otimes A$.",
+        claim_fa="کانولوشن متسع با کانولوشن معمولی با هستهٔ متسعِ $K' = K \\otimes A$ برابر است.",
+        truth_en="Only once the last $D - 1$ rows and columns of $K \\otimes A$, all zeros, are cut "
+                 "off. Kept, they make $K'$ wider than the dilated kernel, and the plain valid "
+                 "convolution then lacks the last $D - 1$ rows and columns of the output.",
+        truth_fa="فقط پس از حذف $D - 1$ سطر و ستون آخرِ $K \\otimes A$ که همه صفرند. اگر بمانند، "
+                 "$K'$ از هستهٔ متسع پهن‌تر می‌شود و کانولوشن معمولیِ بدون لایه‌گذاری $D - 1$ سطر و "
+                 "ستون آخرِ خروجی را کم دارد."),
+    Erratum(
+        "S3.Q2", "premise", "ex-s3-q2",
+        claim_en="The question gives the input and the filter, and the answer sheet the numbers of "
+                 "the worked solution.",
+        claim_fa="پرسش ورودی و فیلتر را می‌دهد و پاسخ‌نامه عددهای راه‌حل را.",
+        truth_en="In the material the question's numbers are lost and the answer's digits are "
+                 "garbled. The book rebuilds a 3×3 input and 2×2 filter consistent with every "
+                 "legible number and works the example in full.",
+        truth_fa="در مواد تمرین عددهای پرسش از دست رفته و رقم‌های پاسخ درهم‌ریخته‌اند. کتاب یک ورودی "
+                 "۳×۳ و یک فیلتر ۲×۲ می‌سازد که با همهٔ عددهای خوانا سازگارند و مثال را کامل حل می‌کند."),
+    Erratum(
+        "S4.Q5", "premise", "ex-s4-q5",
+        claim_en="The nine-layer stack can be built on the 256×256×3 input as given.",
+        claim_fa="پشتهٔ نُه‌لایه را می‌توان همان‌طور که داده شده روی ورودی ۲۵۶×۲۵۶×۳ ساخت.",
+        truth_en="It cannot: the 5×5 kernel of layer 8, with dilation 8, spans <<extent>> pixels, but "
+                 "the map that reaches it is only <<map>> pixels wide. The book answers the closest "
+                 "well-posed version, with layer 8 padded by <<pad>>.",
+        truth_fa="نمی‌توان: هستهٔ ۵×۵ لایهٔ ۸ با اتساع ۸ گستره‌ای به پهنای <<extent>> پیکسل دارد، اما نقشه‌ای "
+                 "که به آن می‌رسد فقط <<map>> پیکسل پهنا دارد. کتاب به نزدیک‌ترین صورتِ خوش‌تعریف پاسخ "
+                 "می‌دهد که در آن لایهٔ ۸ به اندازهٔ <<pad>> لایه‌گذاری شده است.",
+        values=_s4_q5_values),
+    Erratum(
+        "S4.Q7", "premise", "ex-s4-q7",
+        claim_en="The sheet gives the number of filters of each of the three convolutional layers.",
+        claim_fa="برگهٔ تمرین شمار فیلترهای هر یک از سه لایهٔ کانولوشنی را می‌دهد.",
+        truth_en="These numbers did not survive the extraction of the sheet. The book assumes "
+                 "<<widths>> filters, doubling per block as is customary.",
+        truth_fa="این عددها در استخراج متن برگه از دست رفته‌اند. کتاب به‌ترتیب <<widths>> فیلتر "
+                 "فرض می‌کند که به رسم معمول در هر بلوک دو برابر می‌شود.",
+        values=_s4_q7_values),
+    # Errors in the student answer sheets
+    Erratum(
+        "S2.Q1", "answer", "ex-s2-q1",
+        claim_en="A use of equivariance is that a pattern is detected regardless of its position.",
+        claim_fa="یکی از کاربردهای هم‌وردایی این است که الگو مستقل از مکانش آشکار می‌شود.",
+        truth_en="That is invariance. An equivariant layer keeps the position in its output (the "
+                 "detection moves with the pattern); invariance needs a pooling on top.",
+        truth_fa="این ناوردایی است. لایهٔ هم‌وردا مکان را در خروجی نگه می‌دارد (آشکارسازی همراه الگو "
+                 "جابه‌جا می‌شود)؛ ناوردایی به یک ادغام در بالای آن نیاز دارد."),
+    Erratum(
+        "S2.Q1", "answer", "ex-s2-q1",
+        claim_en="The proof shows that a convolutional layer is equivariant to translation, with no "
+                 "condition.",
+        claim_fa="اثبات نشان می‌دهد که لایهٔ کانولوشنی بی‌هیچ شرطی نسبت به انتقال هم‌وردا است.",
+        truth_en="The identity holds on an infinite or circular image with stride 1. Zero padding "
+                 "breaks it near the border, and a stride breaks it for shifts that are not "
+                 "multiples of the stride.",
+        truth_fa="این اتحاد روی تصویر نامتناهی یا چرخشی و با گام ۱ برقرار است. لایه‌گذاری صفر آن را "
+                 "نزدیک لبه می‌شکند و گام بزرگ‌تر از ۱ آن را برای جابه‌جایی‌هایی که مضرب گام نیستند "
+                 "می‌شکند."),
+    Erratum(
+        "S2.Q2", "answer", "ex-s2-q2",
+        claim_en="Deconvolutional and up-convolutional networks are the same thing: layers that "
+                 "reverse a convolution to enlarge a feature map.",
+        claim_fa="شبکه‌های واکانولوشنی و شبکه‌های کانولوشن افزایشی یک چیزند: لایه‌هایی که کانولوشن "
+                 "را وارونه می‌کنند تا نقشهٔ ویژگی بزرگ شود.",
+        truth_en="A DeconvNet trains nothing: it projects one activation of a trained network back to "
+                 "the pixels with the network's own filters, pooling switches and ReLUs. The learned "
+                 "transposed convolutions that enlarge maps in segmentation and generative networks "
+                 "share only the operator with it, and a transposed convolution is the adjoint of a "
+                 "convolution, not its inverse.",
+        truth_fa="شبکهٔ واکانولوشنی (DeconvNet) چیزی را آموزش نمی‌دهد: یک فعال‌سازی از یک "
+                 "شبکهٔ آموزش‌دیده را با فیلترها، کلیدهای ادغام و ReLUهای خودِ آن شبکه به فضای پیکسل‌ها "
+                 "فرافکنی می‌کند. کانولوشن‌های ترانهادهٔ آموزش‌پذیری که در شبکه‌های قطعه‌بندی و "
+                 "مولد نقشه را بزرگ می‌کنند فقط در عملگر با آن شریک‌اند، و کانولوشن ترانهاده عملگر الحاقی (adjoint) "
+                 "کانولوشن است، نه وارون آن."),
+    Erratum(
+        "S2.Q2", "answer", "ex-s2-q2",
+        claim_en="The answer breaks off mid-sentence and never says how up-convolutional networks "
+                 "help interpretation.",
+        claim_fa="پاسخ در میانهٔ جمله رها شده و هرگز نمی‌گوید شبکه‌های کانولوشن افزایشی چگونه به "
+                 "تفسیرپذیری کمک می‌کنند.",
+        truth_en="An up-convolutional network is trained to reconstruct the image from the features "
+                 "of a fixed layer: what it can rebuild, the layer kept; what it cannot, the layer "
+                 "discarded. The book trains one for each model of S0.Q7 and measures what each keeps.",
+        truth_fa="شبکهٔ کانولوشن افزایشی آموزش می‌بیند تا تصویر را از ویژگی‌های یک لایهٔ ثابت بازسازی "
+                 "کند: آنچه را بتوان بازسازی کرد لایه نگه داشته است و آنچه را نتوان، دور ریخته است. کتاب "
+                 "برای هر مدل S0.Q7 یکی از این شبکه‌ها را آموزش می‌دهد و می‌سنجد که هر مدل چه چیزی را "
+                 "نگه می‌دارد."),
+    Erratum(
+        "S2.Q3", "answer", "ex-s2-q3-params",
+        claim_en="The hidden layer receives <<source_fc_input>> values, by the size formula with "
+                 "stride 2 applied straight to the raw input.",
+        claim_fa="به لایهٔ پنهان <<source_fc_input>> مقدار می‌رسد، با اعمال مستقیم فرمول اندازه با "
+                 "گام ۲ بر ورودی خام.",
+        truth_en="The input is padded and convolved before it is pooled, and even that formula gives "
+                 "<<source_formula>>. The answer's total of <<source_total>> parameters is right only "
+                 "because the two slips cancel.",
+        truth_fa="ورودی پیش از ادغام لایه‌گذاری و کانولوشن می‌شود، و همان فرمول هم <<source_formula>> "
+                 "می‌دهد. شمار کلِ <<source_total>> پارامتر در پاسخ فقط از آن رو درست است که دو لغزش "
+                 "یکدیگر را خنثی می‌کنند.",
+        values=_s2_q3_values),
+    Erratum(
+        "S2.Q3", "answer", "ex-s2-q3-grads",
+        claim_en="The average pool averages an input value with a convolution output.",
+        claim_fa="ادغام میانگین یک مقدار ورودی را با یک خروجی کانولوشن میانگین می‌گیرد.",
+        truth_en="It averages two convolution outputs, $a_j = (c_{2j-1} + c_{2j})/2.$",
+        truth_fa="دو خروجی کانولوشن را میانگین می‌گیرد: $a_j = (c_{2j-1} + c_{2j})/2.$"),
+    Erratum(
+        "S2.Q3", "answer", "ex-s2-q3-grads",
+        claim_en="In $\\partial \\mathrm{Cost}/\\partial W^C_1$ each convolution output receives the "
+                 "whole gradient of its pooled value $a_{i/2}$, and one hidden unit per pooled value.",
+        claim_fa="در $\\partial \\mathrm{Cost}/\\partial W^C_1$ هر خروجی کانولوشن همهٔ گرادیان مقدار "
+                 "ادغام‌شده‌اش، $a_{i/2}$، را می‌گیرد، و به ازای هر مقدار ادغام‌شده یک واحد پنهان "
+                 "در کار است.",
+        truth_en="Each of the two outputs pooled into $a_j$ receives half of its gradient (the "
+                 "average's factor $1/2$), the index is $\\lceil i/2 \\rceil$, and the gradient of "
+                 "$a_j$ sums over every hidden unit $k$.",
+        truth_fa="هر یک از دو خروجیِ ادغام‌شده در $a_j$ نیمی از گرادیان آن را می‌گیرد (ضریب $1/2$ "
+                 "میانگین)، اندیس $\\lceil i/2 \\rceil$ است، و گرادیان $a_j$ روی همهٔ واحدهای پنهان "
+                 "$k$ جمع می‌شود."),
+    Erratum(
+        "S2.Q3", "answer", "ex-s2-q3-grads",
+        claim_en="The gradient with respect to $W^A_{ji}$ is the formula already given for "
+                 "$W^A_{ij}$.",
+        claim_fa="گرادیان نسبت به $W^A_{ji}$ همان فرمولی است که برای $W^A_{ij}$ آمده است.",
+        truth_en="With the answer's own convention the indices swap: "
+                 "$\\partial \\mathrm{Cost}/\\partial W^A_{ji} = (z - Y)\\, W^F_j\\, [f_j > 0]\\, a_i.$",
+        truth_fa="با قرارداد خودِ پاسخ، جای اندیس‌ها عوض می‌شود: "
+                 "$\\partial \\mathrm{Cost}/\\partial W^A_{ji} = (z - Y)\\, W^F_j\\, [f_j > 0]\\, a_i.$"),
+    Erratum(
+        "S3.Q5", "answer", "ex-s3-q5",
+        claim_en="A convolutional layer is translation invariant.",
+        claim_fa="لایهٔ کانولوشنی نسبت به انتقال ناوردا است.",
+        truth_en="It is equivariant: its output moves with its input. Invariance comes only from "
+                 "pooling, and only approximately.",
+        truth_fa="هم‌وردا است: خروجی‌اش همراه ورودی جابه‌جا می‌شود. ناوردایی فقط از ادغام می‌آید، آن "
+                 "هم به‌طور تقریبی."),
+]
