@@ -59,3 +59,13 @@ def test_channel_spread_after_batch_norm_is_one():
     torch.manual_seed(0)
     spread = nm.channel_spread(nm.NormNet("batch"), torch.rand(32, 1, 28, 28)).set_index("key")
     assert 0.98 < spread.loc["after", "std_min"] <= spread.loc["after", "std_max"] < 1.02
+
+
+def test_single_image_accuracy_leaves_running_statistics_alone():
+    torch.manual_seed(0)
+    model = nm.NormNet("batch").eval()
+    before = model.features[1].running_mean.clone()
+    data = torch.utils.data.TensorDataset(torch.rand(6, 1, 28, 28), torch.arange(6))
+    accuracy = nm.single_image_accuracy(model, data)
+    assert 0.0 <= accuracy <= 1.0
+    assert torch.equal(model.features[1].running_mean, before) and not model.training

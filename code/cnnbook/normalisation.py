@@ -231,6 +231,7 @@ def single_image_accuracy(model: nn.Module, data: torch.utils.data.TensorDataset
     import copy
 
     probe = copy.deepcopy(model).train()
-    images, labels = data.tensors[0], data.tensors[1]
+    device = next(probe.parameters()).device
+    images, labels = data.tensors[0].to(device), data.tensors[1].to(device)
     predicted = torch.cat([probe(images[i:i + 1]).argmax(dim=1) for i in range(len(images))])
     return float((predicted == labels).float().mean())

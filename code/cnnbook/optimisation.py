@@ -52,9 +52,10 @@ def dead_share(model: nn.Module, images: torch.Tensor) -> float:
     outputs: list[torch.Tensor] = []
     handles = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach()))
                for m in model.modules() if isinstance(m, nn.ReLU)]
+    device = next(model.parameters()).device
     try:
         with torch.no_grad():
-            model.eval()(images)
+            model.eval()(images.to(device))
     finally:
         for handle in handles:
             handle.remove()
