@@ -378,4 +378,51 @@ ERRATA: list[Erratum] = [
                  "pooling, and only approximately.",
         truth_fa="هم‌وردا است: خروجی‌اش همراه ورودی جابه‌جا می‌شود. ناوردایی فقط از ادغام می‌آید، آن "
                  "هم به‌طور تقریبی."),
+    Erratum(
+        "S3.Q1", "answer", "ex-s3-q1ab",
+        claim_en="Too large a learning rate shows up as a loss that grows at every step until it "
+                 "becomes NaN.",
+        claim_fa="نرخ یادگیری بیش از حد بزرگ به‌صورت اتلافی دیده می‌شود که در هر گام بزرگ‌تر می‌شود تا "
+                 "به NaN برسد.",
+        truth_en="That is one failure only. In the chapter's log sweep the too-large rates jump in "
+                 "the first epoch and then sit at the chance level with a finite loss: the ReLUs die.",
+        truth_fa="این فقط یکی از شکل‌های شکست است. در جاروب لگاریتمی فصل، نرخ‌های بیش از حد بزرگ در "
+                 "دورهٔ نخست جهش می‌کنند و سپس با اتلافی متناهی در سطح حدس تصادفی می‌مانند: واحدهای "
+                 "ReLU خاموش می‌شوند."),
+    Erratum(
+        "S3.Q1", "answer", "ex-s3-q1ab",
+        claim_en="A small learning rate makes it more likely to get stuck in a local minimum.",
+        claim_fa="نرخ یادگیری کوچک احتمال گیرافتادن در کمینهٔ محلی را بیشتر می‌کند.",
+        truth_en="Not supported: the smallest rates' loss was still falling in the last epoch. A "
+                 "small rate is slow, not stuck.",
+        truth_fa="شاهدی ندارد: اتلافِ کوچک‌ترین نرخ‌ها در دورهٔ آخر هنوز در حال کاهش بود. نرخ کوچک کند "
+                 "است، نه گیرافتاده."),
+    Erratum(
+        "S3.Q1", "answer", "ex-s3-q1c",
+        claim_en="Plain gradient descent may converge to a local maximum.",
+        claim_fa="کاهش گرادیانِ ساده ممکن است به یک بیشینهٔ محلی همگرا شود.",
+        truth_en="Gradient descent is repelled by maxima; it can end at a maximum or a saddle only "
+                 "from a set of starts of measure zero, and gradient noise removes even that.",
+        truth_fa="کاهش گرادیان از بیشینه‌ها دور می‌شود؛ فقط از مجموعه‌ای با اندازهٔ صفر از نقطه‌های "
+                 "آغاز ممکن است به بیشینه یا نقطهٔ زینی برسد، و نوفهٔ گرادیان همین را هم از میان می‌برد."),
+    Erratum(
+        "S3.Q1", "answer", "ex-s3-q1c",
+        claim_en="Adam escapes saddle points because it makes the gradient noise isotropic.",
+        claim_fa="Adam از نقطه‌های زینی می‌گریزد چون نوفهٔ گرادیان را همسان‌گرد می‌کند.",
+        truth_en="Adam escapes faster with no noise at all: its per-coordinate scaling makes the "
+                 "step along the flat direction as large as the learning rate. From the exact "
+                 "saddle it does not move; only noise moves it.",
+        truth_fa="Adam بی هیچ نوفه‌ای هم سریع‌تر می‌گریزد: مقیاس‌گذاری جداگانهٔ هر مختصه گام در راستای "
+                 "تخت را هم‌اندازهٔ نرخ یادگیری می‌کند. از خودِ نقطهٔ زینی حرکت نمی‌کند؛ فقط نوفه آن را "
+                 "به حرکت درمی‌آورد."),
+    Erratum(
+        "S3.Q1", "answer", "ex-s3-q1d",
+        claim_en="Full-batch training gives a smooth loss curve and mini-batch training a noisy one, "
+                 "and that is the difference.",
+        claim_fa="آموزش با کل داده منحنی اتلافِ هموار و آموزش با دسته‌های کوچک منحنی پرنوسان می‌دهد، "
+                 "و تفاوت همین است.",
+        truth_en="The smoothness is right, but it leaves out speed: for the same computation (per "
+                 "epoch) mini-batches reach a far lower loss; only per update is the full batch ahead.",
+        truth_fa="هموار بودن درست است، اما سرعت از قلم افتاده است: با محاسبهٔ برابر (در هر دوره) "
+                 "دسته‌های کوچک به اتلافی بسیار کمتر می‌رسند؛ فقط به ازای هر به‌روزرسانی کل داده جلوتر است."),
 ]
