@@ -141,6 +141,39 @@ def test_pooling_claims_of_the_page():
 def test_strided_convolution_is_the_subsampled_dense_one_at_a_quarter_of_the_cost(image):
     result = eq.strided_vs_subsampled(image)
     assert result["max_error"] < 1e-12 and result["ratio"] == 4
+    assert result["pool_difference"] > 0.05  # pooling is another downsampling: other numbers
+
+
+def test_pools_absorb_shifts_below_their_window_and_move_by_whole_cells_at_multiples():
+    """S0.Q2(h): at a shift of 8 pixels an 8×8 pool changes a lot unaligned, yet it is exactly the
+    original moved by one cell; below the window it changes less than no pooling does."""
+    change = eq.pooled_change(eq.relu_features(), photo("camera", 64), range(17))
+    summary = eq.pooling_summary(change, 8)
+    assert summary["max_aligned"] < 1e-12 and summary["avg_aligned"] < 1e-12
+    assert summary["avg_below"] < summary["max_below"] < summary["none_below"]
+    at8 = change[(change["shift"] == 8) & (change["window"] == "8")]
+    assert (at8["change"] > 0.3).all() and (at8["aligned"] < 1e-12).all()
+    # a shift that is not a multiple of the window has no whole-cell re-alignment
+    assert change[(change["window"] == "8") & (change["shift"] % 8 != 0)]["aligned"].isna().all()
+    assert change[change["window"] == "global"]["aligned"].isna().all()
+    # the 4×4 pool is re-aligned at 4, 8, 12 and 16 pixels, also exactly
+    four = change[(change["window"] == "4") & (change["shift"] > 0)].dropna(subset=["aligned"])
+    assert sorted(set(four["shift"])) == [4, 8, 12, 16] and four["aligned"].max() < 1e-12
+
+
+def test_a_moved_pool_is_not_equal_to_the_unmoved_one_re_aligned_by_the_wrong_cell():
+    """The re-alignment test can fail: a pool of a non-equivariant (zero-padded) layer is not exact."""
+    zeros = nn.Sequential(eq.conv_layer(padding_mode="zeros"), nn.ReLU())
+    change = eq.pooled_change(zeros, photo("camera", 64), (8,), windows=(8,))
+    assert (change["aligned"] > 1e-6).all()
+
+
+def test_a_strided_3x3_convolution_reads_every_pixel_but_computes_a_quarter_of_the_outputs():
+    """S0.Q4(c): what a stride skips is output positions, not input pixels (unless the kernel is
+    smaller than the stride)."""
+    assert eq.strided_coverage(3, 2, 32) == {"input_read": 1.0, "outputs_computed": 0.25}
+    assert eq.strided_coverage(1, 2, 32, padding=0) == {"input_read": 0.25, "outputs_computed": 0.25}
+    assert eq.conv_depth(networks.s0_q4_method_a()) == eq.conv_depth(networks.s0_q4_method_b(blocks=4)) == 4
 
 
 def test_with_relu_adds_a_relu_after_every_convolution():

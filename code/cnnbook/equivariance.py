@@ -178,17 +178,49 @@ def local_equals_conv(size: int = 16, seed: int = 0) -> float:
 
 
 def strided_vs_subsampled(image: torch.Tensor, stride: int = 2, seed: int = 0) -> dict[str, float]:
-    """A stride-``s`` convolution equals the stride-1 convolution sampled every ``s`` pixels, at
-    ``1/s²`` of the cost: the largest difference, and both MAC counts."""
+    """Strided sampling against downsampling after a stride-1 convolution, on ``image``.
+
+    A stride-``s`` convolution equals the stride-1 convolution subsampled every ``s`` pixels
+    (``max_error``: the largest difference), at ``1/s²`` of the cost (``macs_dense``,
+    ``macs_strided``, ``ratio``); max pooling of window and stride ``s`` is another downsampling of
+    the same stride-1 map and gives other numbers (``pool_difference``: its relative difference
+    from the strided output)."""
     torch.manual_seed(seed)
     dense = nn.Conv2d(image.shape[1], 8, 3, padding=1).double()
     strided = nn.Conv2d(image.shape[1], 8, 3, stride=stride, padding=1).double()
     strided.load_state_dict(dense.state_dict())
     with torch.no_grad():
-        error = float((strided(image) - dense(image)[..., ::stride, ::stride]).abs().max())
+        full, sampled = dense(image), strided(image)
+        error = float((sampled - full[..., ::stride, ::stride]).abs().max())
+        pooled = F.max_pool2d(full, stride)
     shape = tuple(image.shape[1:])
     macs = {s: analyze([Conv(8, 3, stride=s, padding=1)], shape).total_macs for s in (1, stride)}
-    return {"max_error": error, "macs_dense": macs[1], "macs_strided": macs[stride], "ratio": macs[1] / macs[stride]}
+    return {"max_error": error, "macs_dense": macs[1], "macs_strided": macs[stride], "ratio": macs[1] / macs[stride],
+            "pool_difference": relative_error(pooled, sampled)}
+
+
+def strided_coverage(kernel: int = 3, stride: int = 2, size: int = 256, padding: int = 1) -> dict[str, float]:
+    """What a strided convolution skips, measured on a real ``nn.Conv2d`` of one channel:
+    ``input_read``, the share of input pixels that at least one output reads (a non-zero
+    gradient of the summed output), and ``outputs_computed``, the number of outputs as a share of
+    those of the same convolution with stride 1."""
+    def layer(s: int) -> nn.Conv2d:
+        conv = nn.Conv2d(1, 1, kernel, s, padding, bias=False).double()
+        with torch.no_grad():
+            conv.weight.fill_(1.0)
+        return conv
+
+    x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    out = layer(stride)(x)
+    out.sum().backward()
+    with torch.no_grad():
+        dense = layer(1)(x)
+    return {"input_read": float((x.grad != 0).double().mean()), "outputs_computed": out.numel() / dense.numel()}
+
+
+def conv_depth(layers: Sequence[Layer]) -> int:
+    """Number of convolutions (layers with weights) in a list of layer specs."""
+    return sum(isinstance(layer, Conv) for layer in layers)
 
 
 def pooling(kind: str, window: int | None) -> Module:
@@ -200,9 +232,12 @@ def pooling(kind: str, window: int | None) -> Module:
 
 def pooled_change(features: Module, x: torch.Tensor, shifts: Sequence[int],
                   windows: Sequence[int | None] = (1, 2, 4, 8, None)) -> pd.DataFrame:
-    """How much pooled features move when the input shifts, without re-aligning them:
+    """How much pooled features move when the input shifts: ``change``, without re-aligning them,
     ``||P(f(roll(x, t))) - P(f(x))|| / ||P(f(x))||`` for max and average pooling of each window
-    (1: no pooling; ``None``: global). Columns ``kind, window, shift, change``."""
+    (1: no pooling; ``None``: global); and ``aligned``, when ``t`` is a multiple of the window
+    (= stride) ``w``, the same after rolling the pooled map of ``x`` by ``t / w`` cells
+    (equivariance on the coarser grid; NaN for other shifts and for global pooling).
+    Columns ``kind, window, shift, change, aligned``."""
     rows = []
     with torch.no_grad():
         base = features(x)
@@ -212,9 +247,27 @@ def pooled_change(features: Module, x: torch.Tensor, shifts: Sequence[int],
                 pool = pooling(kind, window)
                 reference = pool(base)
                 for shift in shifts:
+                    pooled = pool(moved[shift])
+                    aligned = (relative_error(pooled, roll(reference, shift // window))
+                               if window is not None and shift % window == 0 else float("nan"))
                     rows.append({"kind": kind, "window": "global" if window is None else str(window),
-                                 "shift": shift, "change": relative_error(pool(moved[shift]), reference)})
+                                 "shift": shift, "change": relative_error(pooled, reference), "aligned": aligned})
     return pd.DataFrame(rows)
+
+
+def pooling_summary(change: pd.DataFrame, window: int = 8) -> dict[str, float]:
+    """The two faces of a pool of ``window`` (= stride) in ``pooled_change``, per kind: ``<kind>_below``,
+    the mean change over the shifts smaller than the window (what it absorbs; ``none_below``: the same
+    without pooling), and ``<kind>_aligned``, the largest re-aligned error over the non-zero multiples
+    of the window (zero up to rounding: the pooled map moves by whole cells)."""
+    size = str(window)
+    below = change[(change["shift"] > 0) & (change["shift"] < window)]
+    multiples = change[(change["shift"] > 0) & (change["shift"] % window == 0) & (change["window"] == size)]
+    summary = {"none_below": float(below[(below["window"] == "1") & (below["kind"] == "max")]["change"].mean())}
+    for kind in ("max", "avg"):
+        summary[f"{kind}_below"] = float(below[(below["window"] == size) & (below["kind"] == kind)]["change"].mean())
+        summary[f"{kind}_aligned"] = float(multiples[multiples["kind"] == kind]["aligned"].max())
+    return summary
 
 
 def change_at(change: pd.DataFrame, shifts: Sequence[int] = (1, 4, 8)) -> pd.DataFrame:
@@ -326,17 +379,23 @@ def plot_shift_errors(errors: pd.DataFrame, error_map: torch.Tensor, map_shift: 
     return fig
 
 
-def plot_pooled_change(change: pd.DataFrame):
-    """Change of pooled features against shift, one panel per pooling kind, one line per window."""
+def plot_pooled_change(change: pd.DataFrame, realigned: int = 8):
+    """Change of pooled features against shift, one panel per pooling kind, one line per window;
+    crosses: the pools of window ``realigned`` at multiples of it, re-aligned by whole cells."""
     fig, (axes,) = plots.figure(1, 2, panel=(4.25, 3.2), sharey=True)
     for ax, (kind, part) in zip(axes, change.groupby("kind", sort=False)):
         for window, line in part.groupby("window", sort=False):
             name = "no pooling" if window == "1" else ("global" if window == "global" else f"{window}×{window}")
-            ax.plot(line["shift"], line["change"], marker=".", label=name)
+            drawn, = ax.plot(line["shift"], line["change"], marker=".", label=name)
+            if window == str(realigned):
+                aligned = line.dropna(subset=["aligned"])
+                aligned = aligned[aligned["shift"] > 0]
+                ax.plot(aligned["shift"], aligned["aligned"], "x", markersize=9, color=drawn.get_color(),
+                        label=f"{name}, re-aligned by $t/{realigned}$ cells")
         ax.set_title(f"{kind} pooling")
         ax.set_xlabel("input shift $t$ (pixels, along both axes)")
     axes[0].set_ylabel("relative change of pooled features")
-    axes[1].legend(title="window")
+    axes[1].legend(title="window", fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
     return fig
 
 
