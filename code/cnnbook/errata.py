@@ -282,15 +282,24 @@ ERRATA: list[Erratum] = [
         values=_s4_q7_values),
     # Errors in the student answer sheets
     Erratum(
-        "S2.Q1", "answer", "ex-s2-q1",
-        claim_en="A use of equivariance is that a pattern is detected regardless of its position.",
-        claim_fa="یکی از کاربردهای هم‌وردایی این است که الگو مستقل از مکانش آشکار می‌شود.",
-        truth_en="That is invariance. An equivariant layer keeps the position in its output (the "
-                 "detection moves with the pattern); invariance needs a pooling on top.",
-        truth_fa="این ناوردایی است. لایهٔ هم‌وردا مکان را در خروجی نگه می‌دارد (آشکارسازی همراه الگو "
-                 "جابه‌جا می‌شود)؛ ناوردایی به یک ادغام در بالای آن نیاز دارد."),
+        "S2.Q1", "answer", "ex-s2-q1-source",
+        claim_en="The proof of equivariance never says where parameter sharing is used.",
+        claim_fa="اثبات هم‌وردایی هیچ‌جا نمی‌گوید اشتراک پارامتر کجا به کار رفته است.",
+        truth_en="Sharing enters where the kernel's weights do not depend on the output position; "
+                 "with one filter per position (a locally connected layer) the identity fails.",
+        truth_fa="اشتراک در همان‌جا وارد می‌شود که وزن‌های هسته به مکان خروجی وابسته نیستند؛ با یک فیلتر "
+                 "برای هر مکان (لایه‌ای با اتصال محلی) این اتحاد برقرار نمی‌ماند."),
     Erratum(
-        "S2.Q1", "answer", "ex-s2-q1",
+        "S2.Q1", "answer", "ex-s2-q1-source",
+        claim_en="Needing fewer parameters is one of the uses of equivariance.",
+        claim_fa="نیاز به پارامترهای کمتر یکی از کاربردهای هم‌وردایی است.",
+        truth_en="Fewer parameters is a benefit of weight sharing, not a use of equivariance: a "
+                 "zero-padded or strided convolution has the same count and is not exactly "
+                 "equivariant.",
+        truth_fa="پارامترهای کمتر سودِ اشتراک وزن است، نه کاربرد هم‌وردایی: کانولوشن با لایه‌گذاری صفر یا "
+                 "گام‌دار همان تعداد پارامتر را دارد و دقیقاً هم‌وردا نیست."),
+    Erratum(
+        "S2.Q1", "answer", "ex-s2-q1-source",
         claim_en="The proof shows that a convolutional layer is equivariant to translation, with no "
                  "condition.",
         claim_fa="اثبات نشان می‌دهد که لایهٔ کانولوشنی بی‌هیچ شرطی نسبت به انتقال هم‌وردا است.",
@@ -371,13 +380,30 @@ ERRATA: list[Erratum] = [
         truth_fa="با قرارداد خودِ پاسخ، جای اندیس‌ها عوض می‌شود: "
                  "$\\partial \\mathrm{Cost}/\\partial W^A_{ji} = (z - Y)\\, W^F_j\\, [f_j > 0]\\, a_i.$"),
     Erratum(
-        "S3.Q5", "answer", "ex-s3-q5",
+        "S3.Q5", "answer", "ex-s3-q5-source",
         claim_en="A convolutional layer is translation invariant.",
         claim_fa="لایهٔ کانولوشنی نسبت به انتقال ناوردا است.",
         truth_en="It is equivariant: its output moves with its input. Invariance comes only from "
                  "pooling, and only approximately.",
         truth_fa="هم‌وردا است: خروجی‌اش همراه ورودی جابه‌جا می‌شود. ناوردایی فقط از ادغام می‌آید، آن "
                  "هم به‌طور تقریبی."),
+    Erratum(
+        "S3.Q5", "answer", "ex-s3-q5-source",
+        claim_en="Small objects are missed because of the stationarity assumption.",
+        claim_fa="اشیای کوچک به سبب فرض ایستایی دیده نمی‌شوند.",
+        truth_en="Downsampling is the cause (the total stride and the aliasing it brings); "
+                 "stationarity, through weight sharing, is what lets a small object be found anywhere.",
+        truth_fa="علت، کاهش نمونه است (گام کل و هم‌نامیِ همراه آن)؛ ایستایی، از راه اشتراک وزن، همان "
+                 "چیزی است که یافتن شیء کوچک را در هر مکانی ممکن می‌کند."),
+    Erratum(
+        "S3.Q5", "answer", "ex-s3-q5-source",
+        claim_en="A convolutional network has no information about position.",
+        claim_fa="شبکهٔ کانولوشنی هیچ اطلاعی از مکان ندارد.",
+        truth_en="Zero padding leaks position, and a convolution with a flatten-and-linear head "
+                 "solves the chapter's position task; only an invariant head such as global pooling "
+                 "discards position.",
+        truth_fa="لایه‌گذاری صفر مکان را نشت می‌دهد، و کانولوشن با سرِ تخت‌سازی و لایهٔ خطی مسئلهٔ مکانِ "
+                 "فصل را حل می‌کند؛ فقط سرِ ناوردا، مانند ادغام سراسری، مکان را دور می‌ریزد."),
     Erratum(
         "S3.Q1", "answer", "ex-s3-q1ab",
         claim_en="Too large a learning rate shows up as a loss that grows at every step until it "
