@@ -288,6 +288,20 @@ def window_geometry(layer: Conv | Pool, dims: int, where: str = "layer") -> tupl
     return kernel, stride, padding, dilation
 
 
+def keras_rejects(layers: Sequence[Layer]) -> list[str]:
+    """Names of the convolutions that Keras' convolution layers refuse to construct: a stride
+    above 1 together with a dilation rate above 1 (``keras/src/layers/convolutional/base_conv.py``
+    raises ``ValueError``; PyTorch accepts the combination)."""
+    rejected = []
+    for index, layer in enumerate(layers, start=1):
+        if isinstance(layer, Conv):
+            strides = (layer.stride,) if isinstance(layer.stride, int) else tuple(layer.stride)
+            dilations = (layer.dilation,) if isinstance(layer.dilation, int) else tuple(layer.dilation)
+            if max(strides) > 1 and max(dilations) > 1:
+                rejected.append(_name(layer, index))
+    return rejected
+
+
 def _name(layer: Layer, index: int) -> str:
     return layer.name or f"{type(layer).__name__.lower()}{index}"
 
