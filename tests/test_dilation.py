@@ -122,3 +122,13 @@ def test_path_weights_count_paths_and_mark_the_support():
     centre = weights[2:7, 2:7] / weights[2:7, 2:7].min()
     # two 3×3 box filters: the path counts are the outer product of [1, 2, 3, 2, 1]
     assert torch.allclose(centre, torch.outer(torch.tensor([1., 2, 3, 2, 1]), torch.tensor([1., 2, 3, 2, 1])).double())
+
+
+def test_gridding_coverage_is_what_field_coverage_measures():
+    from cnnbook.arithmetic import field_coverage, measure_field, measure_receptive_field
+    table = dilation.gridding({"grid_129": (1, 2, 9)})[0].set_index("key")
+    layers = dilation.stack((1, 2, 9))
+    shape = (1, 33, 33)
+    extents, coverage = measure_field(layers, shape)
+    assert extents == measure_receptive_field(layers, shape) == (25, 25)
+    assert coverage == field_coverage(layers, shape) == table.loc["grid_129", "coverage"]

@@ -12,8 +12,8 @@ from dataclasses import replace
 import pandas as pd
 
 from cnnbook.arithmetic import (
-    BatchNorm, Conv, Dropout, Flatten, Layer, Linear, Pool, analyze, field_coverage, kernel_extent,
-    keras_rejects, measure_receptive_field, output_length, same_padding, window_geometry,
+    BatchNorm, Conv, Dropout, Flatten, Layer, Linear, Pool, analyze, kernel_extent, keras_rejects,
+    measure_field, output_length, same_padding, window_geometry,
 )
 
 
@@ -138,12 +138,12 @@ def s0_q3_dilated_coverage() -> pd.DataFrame:
     of the central unit and the share of its field that reaches it (``coverage``; below 1:
     holes). Columns ``layer, rf, rf_measured, coverage``."""
     layers = s0_q3_candidates()["q3_dilated"]
-    report = analyze(layers, S0_Q3_INPUT)
-    return pd.DataFrame([{
-        "layer": info.name, "rf": "×".join(map(str, info.receptive_field)),
-        "rf_measured": "×".join(map(str, measure_receptive_field(layers, S0_Q3_INPUT, upto=info.name))),
-        "coverage": round(field_coverage(layers, S0_Q3_INPUT, upto=info.name), 4),
-    } for info in report.layers])
+    rows = []
+    for info in analyze(layers, S0_Q3_INPUT).layers:
+        extents, coverage = measure_field(layers, S0_Q3_INPUT, upto=info.name)
+        rows.append({"layer": info.name, "rf": "×".join(map(str, info.receptive_field)),
+                     "rf_measured": "×".join(map(str, extents)), "coverage": round(coverage, 4)})
+    return pd.DataFrame(rows)
 
 
 def s0_q3_assumption_facts() -> dict:
