@@ -87,6 +87,19 @@ def test_s1_t2_gradients():
     assert backprop.exact(result["dW"]) == sp.Matrix(result["dW"].astype(int))
 
 
+def test_s1_t2_as_a_true_convolution():
+    flipped = backprop.s1_t2_true_convolution()
+    correlation = backprop.s1_t2()
+    assert backprop.s1_t2_true_convolution_autograd_error() < 1e-12
+    # a true convolution with W is a correlation with rot180(W): scipy's convolve2d is the oracle
+    assert np.array_equal(flipped["Y_conv"], convolve2d(backprop.S1_T2_INPUT, backprop.S1_T2_FILTER, mode="valid"))
+    assert np.array_equal(flipped["dW_conv"], by_hand.rot180(correlation["dW"]))
+    assert not np.array_equal(flipped["dW_conv"], correlation["dW"])  # the reading matters
+    # the page's remark: this G is unchanged by the rotation, so dL/dX is rotated as well
+    assert np.array_equal(by_hand.rot180(backprop.S1_T2_UPSTREAM), backprop.S1_T2_UPSTREAM)
+    assert np.array_equal(flipped["dX_conv"], by_hand.rot180(correlation["dX"]))
+
+
 def test_s2_q3_closed_forms_match_autograd_at_full_size():
     result = backprop.s2_q3_check()
     assert result["error_dW1"] < 1e-12 and result["error_dWA"] < 1e-12
@@ -97,10 +110,21 @@ def test_s3_q2_rebuild_reproduces_every_legible_source_number():
     check = backprop.s3_q2_source_check()
     assert check == {"windows_matched": 4, "windows": 4, "filter_matched": 4,
                      "input_matched": len(backprop.S3_Q2_SOURCE_INPUT_GRAD),
-                     "input_legible": len(backprop.S3_Q2_SOURCE_INPUT_GRAD)}
+                     "input_legible": len(backprop.S3_Q2_SOURCE_INPUT_GRAD),
+                     "input_fixing": 4, "input_independent": 5, "input_independent_matched": 5}
     result = backprop.s3_q2()
     assert np.isclose(result["f"][0, 0], result["O"].mean())
     assert np.isclose(result["dX"].sum(), backprop.S3_Q2_FILTER.sum())  # each weight's quarter, four times
+
+
+def test_s3_q2_filter_is_fixed_by_the_single_window_pixels_only():
+    assert np.array_equal(backprop.windows_covering((3, 3), (2, 2)), [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+    read = backprop.filter_from_input_gradient(backprop.S3_Q2_SOURCE_INPUT_GRAD, (3, 3), (2, 2), 0.25)
+    assert np.array_equal(read, backprop.S3_Q2_FILTER)
+    # an input gradient that no single filter explains fails the independent checks
+    wrong = {**backprop.S3_Q2_SOURCE_INPUT_GRAD, (2, 2): 1.0}
+    check = backprop.s3_q2_source_check(wrong)
+    assert check["input_fixing"] == 4 and check["input_independent_matched"] == 4
 
 
 def test_s1_p1_pipeline_against_torch_and_its_readings():

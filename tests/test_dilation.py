@@ -76,6 +76,43 @@ def test_gridding_leaves_holes_only_when_dilations_share_a_factor():
     assert table.loc["grid_222", "coverage"] < 0.35 and table.loc["grid_248", "coverage"] < 0.35
     assert table.loc["grid_124", "coverage"] == table.loc["grid_125", "coverage"] == 1
     assert maps["grid_222"].max() == 1 and maps["grid_222"][1, :].max() == 0  # every other row is a hole
+    assert 0 < table.loc["grid_129", "coverage"] < 1  # no common factor, and still holes
+
+
+def test_hdc_max_distance_follows_wang_et_al():
+    # M_3 = r_3, M_2 = max(M_3 - 2 r_2, M_3 - 2 (M_3 - r_2), r_2)
+    assert dilation.hdc_max_distance((1, 2, 5)) == max(5 - 4, 5 - 2 * 3, 2) == 2
+    assert dilation.hdc_max_distance((1, 2, 9)) == 5
+    assert dilation.hdc_max_distance((2, 4, 8)) == 4
+    assert dilation.hdc_max_distance((1, 3)) == 3  # two layers: M_2 = r_2
+    with pytest.raises(ValueError):
+        dilation.hdc_max_distance((4,))
+
+
+def test_the_hdc_rule_agrees_with_the_measured_coverage_on_the_chapter_examples():
+    table, _ = dilation.gridding()
+    check = dilation.hdc_check(measured=table).set_index("key")
+    assert check.agree.all()
+    assert list(check.index[check.hdc]) == ["grid_124", "grid_125"]
+    # 2, 2, 2 passes the distance test; only the common factor catches it
+    assert check.loc["grid_222", "m2"] <= 3 and check.loc["grid_222", "common_factor"] == 2
+    # "consecutive dilations share no common factor" is not the rule: 2 and 4 share 2, yet no holes
+    assert check.loc["grid_124", "holes"] == 0
+    # the exact 1-D reach is what the 2-D gradient measurement sees, along each axis
+    for key, dilations in dilation.GRIDDING_DESIGNS.items():
+        reached = dilation.reach(dilations)
+        width = max(reached) - min(reached) + 1
+        assert width == table.set_index("key").loc[key, "rf"]
+        assert np.isclose((len(reached) / width) ** 2, check.loc[key, "coverage"])
+
+
+def test_hdc_sweep_is_safe_when_the_first_dilation_is_1_and_not_otherwise():
+    sweep = dilation.hdc_sweep().set_index("key")
+    assert sweep.stacks.sum() == 8 ** 3
+    assert sweep.loc["hdc_first1", "rule_solid_holes"] == 0
+    assert sweep.loc["hdc_first_more", "rule_solid_holes"] > 0
+    assert dilation.holes((2, 2, 3)) > 0 and dilation.hdc_rule((2, 2, 3))["hdc"]     # passed, with holes
+    assert dilation.holes((1, 3, 1)) == 0 and not dilation.hdc_rule((1, 3, 1))["hdc"]  # rejected, solid
 
 
 def test_path_weights_count_paths_and_mark_the_support():
@@ -85,3 +122,13 @@ def test_path_weights_count_paths_and_mark_the_support():
     centre = weights[2:7, 2:7] / weights[2:7, 2:7].min()
     # two 3×3 box filters: the path counts are the outer product of [1, 2, 3, 2, 1]
     assert torch.allclose(centre, torch.outer(torch.tensor([1., 2, 3, 2, 1]), torch.tensor([1., 2, 3, 2, 1])).double())
+
+
+def test_gridding_coverage_is_what_field_coverage_measures():
+    from cnnbook.arithmetic import field_coverage, measure_field, measure_receptive_field
+    table = dilation.gridding({"grid_129": (1, 2, 9)})[0].set_index("key")
+    layers = dilation.stack((1, 2, 9))
+    shape = (1, 33, 33)
+    extents, coverage = measure_field(layers, shape)
+    assert extents == measure_receptive_field(layers, shape) == (25, 25)
+    assert coverage == field_coverage(layers, shape) == table.loc["grid_129", "coverage"]

@@ -49,6 +49,27 @@ def test_s0_q3_proposal_reaches_50_with_the_same_parameters():
     assert frame.loc["q3_original", "rf_last"] == "22×22"
 
 
+def test_s0_q1_c1_triples_the_final_map_because_of_a_fixed_border():
+    facts = networks.s0_q1_stride_facts()
+    assert (facts["l2_original"], facts["l2_c1"]) == (59, 118)
+    assert (facts["final_original"], facts["final_c1"]) == (4, 12)
+    assert facts["side_ratio"] == 3 and facts["n_ratio"] == 9
+    # layers 4, 5 (valid 3×3, dilation 2 and 1) at half, layer 7 at a quarter of layer 2's resolution
+    assert facts["border"] == 4 * 2 + 2 * 2 + 2 * 4 == 20
+    assert int(facts["approx_original"]) == facts["final_original"] and int(facts["approx_c1"]) == facts["final_c1"]
+    sides = networks.s0_q1_stride_sides()
+    assert sides.side_ratio.is_monotonic_increasing  # the ratio grows after every valid convolution
+
+
+def test_s0_q3_dilated_conv3_has_holes_that_the_final_pool_fills():
+    coverage = networks.s0_q3_dilated_coverage().set_index("layer").coverage
+    assert coverage["conv3"] < 0.9 and coverage["pool3"] == 1.0
+    assert coverage["conv2"] == coverage["pool2"] == 1.0
+    facts = networks.s0_q3_assumption_facts()
+    assert facts["valid_rf"] == facts["same_rf"] == "50×50"  # padding moves sizes, not fields
+    assert facts["valid_map"] == "10×10" and facts["same_map"] == "16×16"
+
+
 def test_s0_q4_method_b_as_posed_does_not_reach_16():
     frame = compare(networks.s0_q4_methods(), networks.S0_Q4_INPUT).set_index("key")
     assert frame.loc["q4_a", "final_map"] == "64×16×16"
@@ -76,6 +97,15 @@ def test_s4_q5_as_posed_fails_at_layer_8_and_the_padded_version_builds():
         analyze(networks.s4_q5(), networks.S4_Q5_INPUT)
     facts = networks.s4_q5_facts()
     assert facts["out"] == "128×3×3"
+    assert (facts["pool_in"], facts["pool_out"], facts["pool_dropped"]) == (23, 11, 1)
+    assert facts["keras_rejected"] == facts["dilated"] == 3
+
+
+def test_keras_rejects_stride_with_dilation_only():
+    from cnnbook.arithmetic import Conv, keras_rejects
+    assert keras_rejects(networks.s4_q5()) == ["L2", "L5", "L8"]
+    assert keras_rejects([Conv(1, 3, stride=2), Conv(1, 3, dilation=2), Conv(1, 3, stride=(1, 2), dilation=(2, 1))]) \
+        == ["conv3"]
 
 
 def test_s4_q6e_counts_match_torch_batchnorm():

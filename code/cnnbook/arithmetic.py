@@ -288,6 +288,20 @@ def window_geometry(layer: Conv | Pool, dims: int, where: str = "layer") -> tupl
     return kernel, stride, padding, dilation
 
 
+def keras_rejects(layers: Sequence[Layer]) -> list[str]:
+    """Names of the convolutions that Keras' convolution layers refuse to construct: a stride
+    above 1 together with a dilation rate above 1 (``keras/src/layers/convolutional/base_conv.py``
+    raises ``ValueError``; PyTorch accepts the combination)."""
+    rejected = []
+    for index, layer in enumerate(layers, start=1):
+        if isinstance(layer, Conv):
+            strides = (layer.stride,) if isinstance(layer.stride, int) else tuple(layer.stride)
+            dilations = (layer.dilation,) if isinstance(layer.dilation, int) else tuple(layer.dilation)
+            if max(strides) > 1 and max(dilations) > 1:
+                rejected.append(_name(layer, index))
+    return rejected
+
+
 def _name(layer: Layer, index: int) -> str:
     return layer.name or f"{type(layer).__name__.lower()}{index}"
 
@@ -540,14 +554,8 @@ def path_weights(layers: Sequence[Layer], input_shape: Sequence[int], upto: str 
     return x.grad[0].abs().sum(dim=0)
 
 
-def measure_receptive_field(layers: Sequence[Layer], input_shape: Sequence[int],
-                            upto: str | None = None) -> tuple[int, ...]:
-    """Receptive field *measured* as the bounding box of ``gradient_support`` per axis.
-
-    It equals the computed field wherever that field lies inside the input; a field that pokes
-    out of the input is cut at its edges (or, with dilation, may lose whole outer taps).
-    """
-    support = gradient_support(layers, input_shape, upto)
+def _support_extents(support: torch.Tensor) -> tuple[int, ...]:
+    """Per axis, the extent of the bounding box of a boolean map's true entries."""
     extents = []
     for axis in range(support.dim()):
         other = tuple(a for a in range(support.dim()) if a != axis)
@@ -557,11 +565,28 @@ def measure_receptive_field(layers: Sequence[Layer], input_shape: Sequence[int],
     return tuple(extents)
 
 
+def measure_receptive_field(layers: Sequence[Layer], input_shape: Sequence[int],
+                            upto: str | None = None) -> tuple[int, ...]:
+    """Receptive field *measured* as the bounding box of ``gradient_support`` per axis.
+
+    It equals the computed field wherever that field lies inside the input; a field that pokes
+    out of the input is cut at its edges (or, with dilation, may lose whole outer taps).
+    """
+    return _support_extents(gradient_support(layers, input_shape, upto))
+
+
 def field_coverage(layers: Sequence[Layer], input_shape: Sequence[int], upto: str | None = None) -> float:
     """Share of the pixels inside the measured field's box that actually reach the unit
     (1.0: a solid field; less: holes, as dilated stacks can leave)."""
+    return measure_field(layers, input_shape, upto)[1]
+
+
+def measure_field(layers: Sequence[Layer], input_shape: Sequence[int],
+                  upto: str | None = None) -> tuple[tuple[int, ...], float]:
+    """``measure_receptive_field`` and ``field_coverage`` from one gradient computation."""
     support = gradient_support(layers, input_shape, upto)
-    return float(support.sum()) / math.prod(measure_receptive_field(layers, input_shape, upto))
+    extents = _support_extents(support)
+    return extents, float(support.sum()) / math.prod(extents)
 
 
 def measured_units(info: LayerReport) -> list[int] | None:
@@ -674,8 +699,8 @@ def compare(variants: dict[str, Sequence[Layer]], input_shape: Sequence[int], me
             "rf_last": format_shape(last.receptive_field),
         }
         if measure:
-            row["rf_measured"] = format_shape(measure_receptive_field(layers, input_shape, upto=last.name))
-            row["coverage"] = field_coverage(layers, input_shape, upto=last.name)
+            extents, row["coverage"] = measure_field(layers, input_shape, upto=last.name)
+            row["rf_measured"] = format_shape(extents)
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame.insert(4, "delta_params", frame.total_params - frame.total_params.iloc[0])

@@ -85,6 +85,8 @@ def autograd_agreement(cases: int = 50, seed: int = 0) -> pd.DataFrame:
 # --------------------------------------------------------------------------- S1.T2 and S3.Q2
 # How the matrices of S1.T2 and S3.Q2 are written in the text.
 SYMBOLS = {"X": "X", "W": "W", "G": r"G = \frac{\partial L}{\partial Y}", "Y": "Y",
+           "Y_conv": r"Y = X \ast W", "dW_conv": r"\frac{\partial L}{\partial W}\Big|_{X \ast W}",
+           "dX_conv": r"\frac{\partial L}{\partial X}\Big|_{X \ast W}",
            "dW": r"\frac{\partial L}{\partial W}", "dX": r"\frac{\partial L}{\partial X}", "F": "F",
            "O": "O", "f": "f", "dO": r"\frac{\partial L}{\partial O}", "dF": r"\frac{\partial L}{\partial F}"}
 
@@ -112,6 +114,31 @@ def s1_t2_autograd_error() -> float:
     return float(max(np.abs(result["dW"] - dw).max(), np.abs(result["dX"] - dx).max()))
 
 
+def s1_t2_true_convolution() -> dict[str, np.ndarray]:
+    """S1.T2 read as a true convolution, ``Y = X * W`` with the kernel flipped: the layer
+    cross-correlates with ``rot180(W)``, so ``dL/dW = rot180(X ⋆ G)`` and ``dL/dX`` is the full
+    convolution of ``G`` with ``rot180(W)``. Returns ``Y``, ``dW`` and ``dX`` (keys suffixed ``_conv``)."""
+    flipped = by_hand.rot180(S1_T2_FILTER)
+    return {
+        "Y_conv": by_hand.correlate2d(S1_T2_INPUT, flipped),
+        "dW_conv": by_hand.rot180(by_hand.conv_weight_grad(S1_T2_INPUT, S1_T2_UPSTREAM, flipped.shape)),
+        "dX_conv": by_hand.conv_input_grad(S1_T2_UPSTREAM, flipped, S1_T2_INPUT.shape),
+    }
+
+
+def s1_t2_true_convolution_autograd_error() -> float:
+    """Largest difference between ``s1_t2_true_convolution`` and autograd on a layer that flips
+    the kernel before PyTorch's cross-correlation (the gradient flows back through the flip)."""
+    result = s1_t2_true_convolution()
+    xt = torch.tensor(S1_T2_INPUT, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(S1_T2_FILTER, dtype=torch.float64, requires_grad=True)
+    y = F.conv2d(xt[None, None], torch.flip(wt, dims=(0, 1))[None, None])[0, 0]
+    (y * torch.tensor(S1_T2_UPSTREAM, dtype=torch.float64)).sum().backward()
+    return float(max(np.abs(result["Y_conv"] - y.detach().numpy()).max(),
+                     np.abs(result["dW_conv"] - wt.grad.numpy()).max(),
+                     np.abs(result["dX_conv"] - xt.grad.numpy()).max()))
+
+
 def s3_q2(x: np.ndarray = S3_Q2_INPUT, kernel: np.ndarray = S3_Q2_FILTER) -> dict[str, np.ndarray]:
     """S3.Q2 rebuilt: valid 2×2 convolution of a 3×3 input, then the average of the four
     outputs ``f``, with ``dL/df = 1``. Returns ``X``, ``F``, ``O``, ``f``, ``dO``, ``dF``, ``dX``."""
@@ -122,16 +149,47 @@ def s3_q2(x: np.ndarray = S3_Q2_INPUT, kernel: np.ndarray = S3_Q2_FILTER) -> dic
             "dX": by_hand.conv_input_grad(upstream, kernel, x.shape)}
 
 
-def s3_q2_source_check() -> dict[str, int]:
-    """How many of the legible numbers of the source answer the rebuilt S3.Q2 reproduces: the
-    window sums of the input, the filter gradient (window sums over 4) and the input gradient."""
+def windows_covering(input_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> np.ndarray:
+    """How many positions of a valid, stride-1 window cover each input pixel."""
+    return by_hand.conv_input_grad(np.ones((input_shape[0] - kernel_shape[0] + 1, input_shape[1] - kernel_shape[1] + 1)),
+                                   np.ones(kernel_shape), input_shape)
+
+
+def filter_from_input_gradient(input_grad: dict[tuple[int, int], float], input_shape: tuple[int, int],
+                               kernel_shape: tuple[int, int], upstream: float) -> np.ndarray:
+    """The filter that a legible input gradient fixes: a pixel covered by one window only
+    receives ``upstream × F[m, n]`` for a single weight, so those pixels (the corners, for a
+    2×2 filter) give the filter; ``input_grad`` is keyed by 1-based (row, column)."""
+    kernel = np.full(kernel_shape, np.nan)
+    covering = windows_covering(input_shape, kernel_shape)
+    for (i, j), value in input_grad.items():
+        a, b = i - 1, j - 1
+        if covering[a, b] == 1:
+            m = a if a < kernel_shape[0] else a - (input_shape[0] - kernel_shape[0])
+            n = b if b < kernel_shape[1] else b - (input_shape[1] - kernel_shape[1])
+            kernel[m, n] = value / upstream
+    return kernel
+
+
+def s3_q2_source_check(source_input_grad: dict[tuple[int, int], float] = S3_Q2_SOURCE_INPUT_GRAD) -> dict[str, int]:
+    """How many of the legible numbers of the source answer the rebuilt S3.Q2 reproduces, and
+    which of them could have failed. The input was chosen to give the source's window sums, and
+    the filter gradient is those sums over 4, so both match by construction; the filter was read
+    from the input-gradient entries of pixels that one window covers (``input_fixing``), so those
+    match by construction too; the other input-gradient entries (``input_independent``, each a
+    sum of several weights over 4) are the checks that could fail."""
     result = s3_q2()
     windows = by_hand.correlate2d(S3_Q2_INPUT, np.ones_like(S3_Q2_FILTER))
+    covering = windows_covering(S3_Q2_INPUT.shape, S3_Q2_FILTER.shape)
+    matched = {(i, j): bool(np.isclose(result["dX"][i - 1, j - 1], value))
+               for (i, j), value in source_input_grad.items()}
+    independent = [(i, j) for (i, j) in matched if covering[i - 1, j - 1] > 1]
     return {"windows_matched": int(np.sum(windows == S3_Q2_SOURCE_WINDOW_SUMS)), "windows": windows.size,
             "filter_matched": int(np.sum(np.isclose(result["dF"], S3_Q2_SOURCE_WINDOW_SUMS / 4))),
-            "input_matched": sum(bool(np.isclose(result["dX"][i - 1, j - 1], value))
-                                 for (i, j), value in S3_Q2_SOURCE_INPUT_GRAD.items()),
-            "input_legible": len(S3_Q2_SOURCE_INPUT_GRAD)}
+            "input_matched": sum(matched.values()), "input_legible": len(source_input_grad),
+            "input_fixing": len(matched) - len(independent),
+            "input_independent": len(independent),
+            "input_independent_matched": sum(matched[key] for key in independent)}
 
 
 def s1_p1_torch_error(stages: dict[str, np.ndarray]) -> float:

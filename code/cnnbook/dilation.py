@@ -1,11 +1,15 @@
 """Dilated convolution, numerically: output sizes and the dilated-kernel equivalence against
-PyTorch, receptive-field growth of dilated stacks, and the holes ("gridding") some leave.
+PyTorch, receptive-field growth of dilated stacks, the holes ("gridding") some leave, and the
+hybrid dilated convolution (HDC) rule of Wang et al. (2018) that is meant to avoid them.
 
-Receptive fields come from ``cnnbook.arithmetic`` (computed) and ``gradient_support`` (measured).
+Receptive fields come from ``cnnbook.arithmetic`` (computed) and ``gradient_support`` (measured);
+the holes of a stack are also computed exactly, as the set of tap offsets it reaches
+(``reach``), which is what the gradient measurement sees along each axis.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Mapping, Sequence
 
@@ -16,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnbook import by_hand, plots
-from cnnbook.arithmetic import Conv, Layer, analyze, field_coverage, measure_receptive_field, path_weights
+from cnnbook.arithmetic import Conv, Layer, analyze, measure_receptive_field, path_weights
 from cnnbook.derivations import dilation as derivation
 
 
@@ -146,6 +150,7 @@ GRIDDING_DESIGNS: dict[str, tuple[int, ...]] = {
     "grid_248": (2, 4, 8),
     "grid_124": (1, 2, 4),
     "grid_125": (1, 2, 5),
+    "grid_129": (1, 2, 9),
 }
 
 
@@ -163,9 +168,85 @@ def gridding(designs: Mapping[str, Sequence[int]] = GRIDDING_DESIGNS) -> tuple[p
         hit_rows, hit_cols = np.nonzero(weights)
         crop = weights[hit_rows.min(): hit_rows.max() + 1, hit_cols.min(): hit_cols.max() + 1]
         maps[key] = crop / crop.max()
+        reached = int((weights > 0).sum())  # coverage as field_coverage measures it, from the same pass
         rows.append({"key": key, "dilations": ", ".join(map(str, dilations)), "rf": rf,
-                     "reached": int((weights > 0).sum()), "coverage": field_coverage(layers, (1, size, size))})
+                     "reached": reached, "coverage": reached / crop.size})
     return pd.DataFrame(rows), maps
+
+
+# --------------------------------------------------------------------------- the HDC rule
+def hdc_max_distance(dilations: Sequence[int]) -> int:
+    """Wang et al.'s "maximum distance between two nonzero values" ``M_2`` of a stack with
+    dilations ``r_1, ..., r_n`` (n >= 2): ``M_n = r_n`` and, going down,
+    ``M_i = max(M_{i+1} - 2 r_i, M_{i+1} - 2 (M_{i+1} - r_i), r_i)`` for ``i = n-1, ..., 2``."""
+    if len(dilations) < 2:
+        raise ValueError("the HDC rule needs at least two dilated layers")
+    if min(dilations) < 1:
+        raise ValueError(f"dilations must be positive, got {tuple(dilations)}")
+    distance = dilations[-1]
+    for r in reversed(dilations[1:-1]):
+        distance = max(distance - 2 * r, distance - 2 * (distance - r), r)
+    return distance
+
+
+def hdc_rule(dilations: Sequence[int], kernel: int = 3) -> dict:
+    """The two conditions of hybrid dilated convolution for one group of dilations with
+    ``kernel × kernel`` kernels: no common factor above 1 (``common_factor`` is their greatest
+    common divisor) and ``M_2 <= kernel`` (``m2``). ``hdc`` says whether both hold."""
+    common = math.gcd(*dilations)
+    m2 = hdc_max_distance(dilations)
+    return {"common_factor": common, "m2": m2, "hdc": common == 1 and m2 <= kernel}
+
+
+def reach(dilations: Sequence[int], kernel: int = 3) -> set[int]:
+    """Offsets (along one axis, relative to the output unit) of the input positions that reach
+    one output of a stride-1 stack of width-``kernel`` convolutions with these dilations: the
+    sums of one tap offset per layer. In 2-D with square kernels the reached pixels are the
+    product of this set with itself."""
+    taps = [[r * (t - (kernel - 1) // 2) for t in range(kernel)] for r in dilations]
+    return {sum(choice) for choice in itertools.product(*taps)}
+
+
+def holes(dilations: Sequence[int], kernel: int = 3) -> int:
+    """Positions inside the field (along one axis) that no path reaches: 0 for a solid field."""
+    reached = reach(dilations, kernel)
+    return max(reached) - min(reached) + 1 - len(reached)
+
+
+def hdc_check(designs: Mapping[str, Sequence[int]] = GRIDDING_DESIGNS, kernel: int = 3,
+              measured: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The HDC rule next to what the stack really reaches, per design: ``common_factor``,
+    ``m2``, ``hdc`` (both conditions hold), ``holes`` (per axis, exact) and, from ``measured``
+    (``gridding``'s table), the ``coverage`` measured from input gradients; ``agree`` says
+    whether the rule's verdict (no holes) matches the measurement (coverage 1)."""
+    rows = []
+    for key, dilations in designs.items():
+        row = {"key": key, "dilations": ", ".join(map(str, dilations)), **hdc_rule(dilations, kernel),
+               "holes": holes(dilations, kernel)}
+        if measured is not None:
+            row["coverage"] = float(measured.set_index("key").coverage[key])
+            row["agree"] = row["hdc"] == (row["coverage"] == 1.0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hdc_sweep(depth: int = 3, largest: int = 8, kernel: int = 3) -> pd.DataFrame:
+    """The HDC rule against the exact holes on every stack of ``depth`` layers with dilations
+    1 to ``largest``, split by whether the first dilation is 1 (key ``hdc_first1``) or larger
+    (``hdc_first_more``). Columns: ``stacks``, ``rule_solid`` (stacks the rule passes),
+    ``solid`` (stacks without holes), ``rule_solid_holes`` (passed but with holes) and
+    ``rule_holes_solid`` (rejected but without holes)."""
+    counts = {key: {"stacks": 0, "rule_solid": 0, "solid": 0, "rule_solid_holes": 0, "rule_holes_solid": 0}
+              for key in ("hdc_first1", "hdc_first_more")}
+    for dilations in itertools.product(range(1, largest + 1), repeat=depth):
+        row = counts["hdc_first1" if dilations[0] == 1 else "hdc_first_more"]
+        passes, solid = hdc_rule(dilations, kernel)["hdc"], holes(dilations, kernel) == 0
+        row["stacks"] += 1
+        row["rule_solid"] += passes
+        row["solid"] += solid
+        row["rule_solid_holes"] += passes and not solid
+        row["rule_holes_solid"] += solid and not passes
+    return pd.DataFrame([{"key": key, **values} for key, values in counts.items()])
 
 
 # --------------------------------------------------------------------------- figures
@@ -177,6 +258,7 @@ LEGEND = {
     "grid_248": "dilations 2, 4, 8",
     "grid_124": "dilations 1, 2, 4",
     "grid_125": "dilations 1, 2, 5",
+    "grid_129": "dilations 1, 2, 9",
 }
 _STYLE = {"stack_plain": {"marker": "o"}, "stack_dilated": {"marker": "s", "markersize": 8, "linewidth": 3, "alpha": 0.6},
           "stack_strided": {"marker": "^", "linestyle": "--"}}

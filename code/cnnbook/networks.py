@@ -6,10 +6,14 @@ figure) the docstring states the assumption, and the book's page repeats it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
+import pandas as pd
+
 from cnnbook.arithmetic import (
-    BatchNorm, Conv, Dropout, Flatten, Layer, Linear, Pool, analyze, kernel_extent, output_length, same_padding,
+    BatchNorm, Conv, Dropout, Flatten, Layer, Linear, Pool, analyze, kernel_extent, keras_rejects,
+    measure_field, output_length, same_padding, window_geometry,
 )
 
 
@@ -50,6 +54,57 @@ def s0_q1_variants() -> dict[str, list[Layer]]:
     }
 
 
+def fixed_border(layers: list[Layer], after: str) -> int:
+    """Pixels, counted at the resolution of layer ``after``'s output, that the later conv and
+    pool layers remove whatever the size: each window of extent ``e``, stride ``s`` and padding
+    ``p`` turns ``n`` into about ``(n - (e - s - 2p)) / s``, so it removes ``e - s - 2p`` pixels
+    of its own input, that is that many times the strides accumulated since ``after``."""
+    names = [layer.name for layer in layers]
+    border, scale = 0, 1
+    for layer in layers[names.index(after) + 1:]:
+        if not isinstance(layer, (Conv, Pool)):
+            break
+        kernel, stride, padding, dilation = (v[0] for v in window_geometry(layer, 2, layer.name))
+        border += (kernel_extent(kernel, dilation) - stride - 2 * padding) * scale
+        scale *= stride
+    return border
+
+
+def s0_q1_stride_sides() -> pd.DataFrame:
+    """S0.Q1 (c1): side of every spatial map with layer 2's stride 2 (the original) and 1, and
+    their ratio. Columns ``layer, side_original, side_c1, side_ratio``."""
+    original, halved = analyze(s0_q1(), S0_Q1_INPUT), analyze(s0_q1(layer2_stride=1), S0_Q1_INPUT)
+    rows = [{"layer": a.name, "side_original": a.out_shape[1], "side_c1": b.out_shape[1],
+             "side_ratio": round(b.out_shape[1] / a.out_shape[1], 2)}
+            for a, b in zip(original.layers, halved.layers) if len(a.out_shape) == 3]
+    return pd.DataFrame(rows)
+
+
+def s0_q1_stride_facts() -> dict:
+    """S0.Q1 (c1): why halving layer 2's stride triples the final map instead of doubling it.
+
+    The layers after layer 2 remove a fixed border (``fixed_border``) and divide by the product
+    of their strides (``scale``); ``approx_*`` is ``(side of layer 2 − border) / scale`` before
+    the layers round down, ``border_share_*`` the border as a share (%) of layer 2's map."""
+    sides = s0_q1_stride_sides().set_index("layer")
+    layers = s0_q1()
+    border = fixed_border(layers, "L2")
+    scale = math.prod(window_geometry(layer, 2, layer.name)[1][0] for layer in layers[2:8]
+                      if isinstance(layer, (Conv, Pool)))
+    l2_original, l2_c1 = int(sides.side_original["L2"]), int(sides.side_c1["L2"])
+    final_original, final_c1 = int(sides.side_original["L8"]), int(sides.side_c1["L8"])
+    n_original = analyze(layers, S0_Q1_INPUT).layer("flatten").out_shape[0]
+    n_c1 = analyze(s0_q1(layer2_stride=1), S0_Q1_INPUT).layer("flatten").out_shape[0]
+    return {
+        "l2_original": l2_original, "l2_c1": l2_c1, "l2_ratio": round(l2_c1 / l2_original, 2),
+        "final_original": final_original, "final_c1": final_c1,
+        "side_ratio": round(final_c1 / final_original, 2), "n_ratio": round(n_c1 / n_original, 2),
+        "border": border, "scale": scale,
+        "approx_original": round((l2_original - border) / scale, 2), "approx_c1": round((l2_c1 - border) / scale, 2),
+        "border_share_original": round(100 * border / l2_original), "border_share_c1": round(100 * border / l2_c1),
+    }
+
+
 def s0_q3_base() -> list[Layer]:
     """S0.Q3: three blocks of conv 3×3 (8, 16, 32 channels, no padding) + max pool 2×2/2 on 1×128×128."""
     return [layer for c, i in ((8, 1), (16, 2), (32, 3))
@@ -76,6 +131,33 @@ def s0_q3_candidates() -> dict[str, list[Layer]]:
         "q3_dilated": [replace(layer, dilation=d) if isinstance(layer, Conv) else layer
                        for layer, d in zip(base, (1, 1, 2, 2, 4, 4))],
     }
+
+
+def s0_q3_dilated_coverage() -> pd.DataFrame:
+    """S0.Q3: the proposed dilated design layer by layer: computed and measured receptive field
+    of the central unit and the share of its field that reaches it (``coverage``; below 1:
+    holes). Columns ``layer, rf, rf_measured, coverage``."""
+    layers = s0_q3_candidates()["q3_dilated"]
+    rows = []
+    for info in analyze(layers, S0_Q3_INPUT).layers:
+        extents, coverage = measure_field(layers, S0_Q3_INPUT, upto=info.name)
+        rows.append({"layer": info.name, "rf": "×".join(map(str, info.receptive_field)),
+                     "rf_measured": "×".join(map(str, extents)), "coverage": round(coverage, 4)})
+    return pd.DataFrame(rows)
+
+
+def s0_q3_assumption_facts() -> dict:
+    """S0.Q3: what the open padding changes for the dilated design (receptive field and final map
+    without padding and with 'same' padding) and its parameters with each convolution fed by the
+    previous one's channels (the book's reading of the input channels)."""
+    valid = s0_q3_candidates()["q3_dilated"]
+    same = [replace(layer, padding="same") if isinstance(layer, Conv) else layer for layer in valid]
+    reports = {"valid": analyze(valid, S0_Q3_INPUT), "same": analyze(same, S0_Q3_INPUT)}
+    facts = {f"{key}_{what}": value for key, report in reports.items() for what, value in (
+        ("rf", "×".join(map(str, report.layers[-1].receptive_field))),
+        ("map", "×".join(map(str, report.output_shape[1:]))))}
+    facts["params"] = reports["valid"].total_params
+    return facts
 
 
 def s0_q4_method_a(padding: int = 1) -> list[Layer]:
@@ -217,12 +299,18 @@ def s3_q3_facts() -> dict:
 
 
 def s4_q5_facts() -> dict:
-    """S4.Q5a: why the stack fails as posed, and the well-posed version's output and parameters."""
+    """S4.Q5a: why the stack fails as posed (layer 8 does not fit; Keras, whose syntax the sheet
+    uses, refuses a stride above 1 with a dilation above 1), the rounding of the pool before
+    layer 8, and the well-posed version's output and parameters."""
     report = analyze(s4_q5(pad_last=True), S4_Q5_INPUT)
+    pool_in, pool_out = report.layer("L5").out_shape[1], report.layer("L6").out_shape[1]
+    dilated = [layer.name for layer in s4_q5() if isinstance(layer, Conv) and layer.dilation != 1]
     return {
         "extent": kernel_extent(5, 8), "map": report.layer("L7").out_shape[1], "pad": same_padding(5, 8),
         "params": report.total_params, "out": "×".join(map(str, report.output_shape)),
         "rf8": report.layer("L8").receptive_field[0],
+        "pool_in": pool_in, "pool_out": pool_out, "pool_exact": pool_in / 2, "pool_dropped": pool_in - 2 * pool_out,
+        "keras_rejected": len(keras_rejects(s4_q5())), "dilated": len(dilated),
     }
 
 
