@@ -175,6 +175,12 @@ def _s2_q3_values() -> dict[str, int]:
     return networks.s2_q3_facts()
 
 
+def _s0_q3_values() -> dict[str, str | int]:
+    from cnnbook import networks
+
+    return networks.s0_q3_assumption_facts()
+
+
 def _s4_q5_values() -> dict[str, int]:
     from cnnbook import networks
 
@@ -271,6 +277,32 @@ ERRATA: list[Erratum] = [
                  "که به آن می‌رسد فقط <<map>> پیکسل پهنا دارد. کتاب به نزدیک‌ترین صورتِ خوش‌تعریف پاسخ "
                  "می‌دهد که در آن لایهٔ ۸ به اندازهٔ <<pad>> لایه‌گذاری شده است.",
         values=_s4_q5_values),
+    Erratum(
+        "S4.Q5", "premise", "ex-s4-q5",
+        claim_en="The dilated layers, written in Keras' syntax, take a stride of 2 together with "
+                 "dilation rates 2, 4 and 8.",
+        claim_fa="لایه‌های متسع، که با نحو Keras نوشته شده‌اند، گام ۲ را همراه با نرخ اتساع ۲، ۴ و ۸ می‌گیرند.",
+        truth_en="Keras refuses a stride above 1 together with a dilation rate above 1, so "
+                 "<<keras_rejected>> of the <<dilated>> dilated layers cannot be built there (PyTorch "
+                 "accepts them, and the book answers with PyTorch's semantics).",
+        truth_fa="Keras گام بزرگ‌تر از ۱ را همراه با نرخ اتساع بزرگ‌تر از ۱ نمی‌پذیرد، پس <<keras_rejected>> "
+                 "لایه از <<dilated>> لایهٔ متسع آن‌جا ساخته نمی‌شوند (PyTorch آن‌ها را می‌پذیرد و کتاب با "
+                 "معنای PyTorch پاسخ می‌دهد).",
+        values=_s4_q5_values),
+    Erratum(
+        "S0.Q3", "premise", "ex-s0-q3",
+        claim_en="Every 3×3 convolution of the three blocks has a single input channel, and the "
+                 "padding is not stated.",
+        claim_fa="هر کانولوشن ۳×۳ از سه بلوک یک کانال ورودی دارد، و لایه‌گذاری گفته نشده است.",
+        truth_en="Only the first convolution can have one input channel; the others receive the "
+                 "previous block's channels, which changes the parameters, not the sizes or fields. "
+                 "The padding changes the final map (<<valid_map>> without, <<same_map>> with 'same' "
+                 "padding for the proposed design), not its <<valid_rf>> receptive field.",
+        truth_fa="فقط کانولوشن نخست می‌تواند یک کانال ورودی داشته باشد؛ بقیه کانال‌های بلوک پیشین را "
+                 "می‌گیرند، که شمار پارامترها را تغییر می‌دهد، نه اندازه‌ها یا میدان‌ها را. لایه‌گذاری "
+                 "نقشهٔ پایانی را تغییر می‌دهد (<<valid_map>> بدون آن و <<same_map>> با لایه‌گذاری "
+                 "'same' برای طرح پیشنهادی)، نه میدان تأثیر <<valid_rf>> را.",
+        values=_s0_q3_values),
     Erratum(
         "S4.Q7", "premise", "ex-s4-q7",
         claim_en="The sheet gives the number of filters of each of the three convolutional layers.",
