@@ -148,7 +148,7 @@ def test_show_draws_one_column_per_image_and_the_requested_rows(digits_model):
     figure = interpretation.show(images[:3].numpy(), {"pred": cam}, ["a", "b", "c"], rows=("raw", "overlay", "negative"),
                                  masks=images[:3, 0].numpy() > 0.5)
     assert len(figure.axes) == 4 * 3
-    assert figure.axes[0].get_title() == "a" and figure.axes[3].get_ylabel() == "pred raw"
+    assert figure.axes[0].get_title() == "a" and figure.axes[3].get_ylabel() == "pred\nraw"
     with pytest.raises(ValueError, match="unknown rows"):
         interpretation.show(images[:1].numpy(), {"": cam}, ["a"], rows=("heat",))
 

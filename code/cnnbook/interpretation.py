@@ -222,7 +222,7 @@ def show(images: np.ndarray, cams: Mapping[str, Cam], titles: Sequence[str], row
     layout = [("input", None, "")] + [(row, cam, name) for name, cam in cams.items() for row in rows]
     fig, axes = figure(len(layout), len(images), panel=(panel, panel))
     for r, (row, cam, name) in enumerate(layout):
-        axes[r, 0].set_ylabel(f"{name} {row}".strip())
+        axes[r, 0].set_ylabel("\n".join(part for part in (name, row) if part))  # two short lines fit a row
         for n, ax in enumerate(axes[r]):
             if row == "raw":
                 raw = cam.maps[n].cpu().numpy()
