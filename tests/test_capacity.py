@@ -138,6 +138,42 @@ def test_patch_test_and_reliance_on_hand_made_models(small):
     assert reliance["follows"] == pytest.approx(expected)
 
 
+class CornerReader(nn.Module):
+    """Answers with the class whose colour is nearest to the top-right pixel: it reads that corner only."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        colours = torch.from_numpy(data.CUE_COLOURS.astype(np.float32) / 255)
+        return -((x[:, :, 0, -1][:, None, :] - colours[None]) ** 2).sum(dim=2)
+
+
+def test_the_control_region_has_the_patch_s_size_in_another_corner_away_from_the_object(small):
+    control = capacity.control_region(small.test)
+    patch = data.cue_region(32)
+    assert control.shape == small.test.masks.shape
+    assert (control.sum(axis=(1, 2)) == patch.sum()).all() and not (control & patch).any()
+    corners = {"top right": patch[:, ::-1], "bottom left": patch[::-1, :], "bottom right": patch[::-1, ::-1]}
+    for region, mask in zip(control, small.test.masks):
+        assert any((region == corner).all() for corner in corners.values())
+        assert (region & mask).sum() == min((corner & mask).sum() for corner in corners.values())
+    # an object in the top-right corner sends the control elsewhere
+    split = data.Split(small.test.images[:1], small.test.labels[:1], np.zeros((1, 32, 32), dtype=bool))
+    split.masks[0, :8, -8:] = True
+    assert (capacity.control_region(split)[0] == corners["bottom left"]).all()
+
+
+def test_patch_test_on_the_control_region_separates_a_patch_reader_from_a_fragile_model(small):
+    control = capacity.control_region(small.test)
+    reader = capacity.patch_test(PatchReader(), small.test, control)
+    assert reader["changed"] == 0.0 and reader["follows"] == pytest.approx(10.0)  # blind to the control
+    corner = capacity.patch_test(CornerReader(), small.test, control)
+    top_right = control[:, 0, -1].mean()  # the share of images whose control is the top-right corner
+    assert 0 < top_right and corner["changed"] == pytest.approx(100 * top_right)
+    assert corner["follows"] == pytest.approx(100 * top_right + 10 * (1 - top_right))
+    assert capacity.patch_test(CornerReader(), small.test)["changed"] == 0.0  # the patch alone leaves it alone
+    one_mask = capacity.patch_test(PatchReader(), small.test, data.cue_region(32))
+    assert one_mask == capacity.patch_test(PatchReader(), small.test)
+
+
 def test_attention_and_projection_shares_split_all_mass_over_the_regions(small):
     torch.manual_seed(0)
     model = models.s0_q7_model("C", 3, 32, 10).eval()

@@ -148,7 +148,7 @@ def test_show_draws_one_column_per_image_and_the_requested_rows(digits_model):
     figure = interpretation.show(images[:3].numpy(), {"pred": cam}, ["a", "b", "c"], rows=("raw", "overlay", "negative"),
                                  masks=images[:3, 0].numpy() > 0.5)
     assert len(figure.axes) == 4 * 3
-    assert figure.axes[0].get_title() == "a" and figure.axes[3].get_ylabel() == "pred raw"
+    assert figure.axes[0].get_title() == "a" and figure.axes[3].get_ylabel() == "pred\nraw"
     with pytest.raises(ValueError, match="unknown rows"):
         interpretation.show(images[:1].numpy(), {"": cam}, ["a"], rows=("heat",))
 
@@ -350,3 +350,41 @@ def test_cosine_round_trip_and_rows_figure():
     assert pictures.tolist() == [[[[0.0, 0.5, 0.75]]]]
     figure = interpretation.show_rows({"input": x.numpy(), "again": x.numpy()}, titles=["a", "b"])
     assert len(figure.axes) == 4 and figure.axes[2].get_ylabel() == "again" and figure.axes[1].get_title() == "b"
+
+
+def test_hires_cam_matches_pytorch_grad_cam_and_ignores_what_cannot_reach_the_output(digits_model):
+    from pytorch_grad_cam import HiResCAM
+    from pytorch_grad_cam.utils.image import scale_cam_image
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    model, images = digits_model
+    classes = torch.arange(len(images)) % 10
+    ours = interpretation.hires_cam(model, model.last_conv, images, classes)
+    with HiResCAM(model=model, target_layers=[model.last_conv]) as cam:
+        theirs = cam(input_tensor=images, targets=[ClassifierOutputTarget(int(c)) for c in classes])
+    same_steps = scale_cam_image(scale_cam_image(ours.positive().numpy(), tuple(images.shape[-2:])[::-1]))
+    assert np.abs(same_steps - theirs).max() < 1e-5
+    # the third pooling floors 7 -> 3: the last row and column never reach the output, so HiResCAM is zero there
+    assert (ours.gradients[:, :, -1, :] == 0).all() and (ours.gradients[:, :, :, -1] == 0).all()
+    assert (ours.maps[:, -1, :] == 0).all() and (ours.maps[:, :, -1] == 0).all()
+    gradcam = interpretation.grad_cam(model, model.last_conv, images, classes)
+    assert (gradcam.maps[:, -1, :].abs() > 0).any()  # while Grad-CAM puts mass there
+    assert torch.allclose(ours.weights, gradcam.weights)
+
+
+def test_hires_cam_splits_a_linear_head_exactly_and_equals_grad_cam_after_global_pooling():
+    torch.manual_seed(0)
+    model = models.ConvNet(3, 16, 5, widths=(8, 16), head="gap", batch_norm=True).eval()
+    images = torch.rand(4, 3, 16, 16)
+    classes = torch.tensor([0, 1, 2, 4])
+    hires = interpretation.hires_cam(model, model.last_conv, images, classes)
+    gradcam = interpretation.grad_cam(model, model.last_conv, images, classes)
+    assert torch.allclose(hires.maps, gradcam.maps, atol=1e-6)
+    bias = model.linear.bias.detach()[classes]
+    assert torch.allclose(hires.maps.sum(dim=(1, 2)), hires.scores - bias, atol=1e-5)
+    # a dense head that is linear in A: the map still sums to the score minus the bias, but differs from Grad-CAM
+    dense = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3)).eval()
+    x = torch.rand(2, 3, 8, 8)
+    hires = interpretation.hires_cam(dense, dense[1], x, [0, 2])
+    assert torch.allclose(hires.maps.sum(dim=(1, 2)), hires.scores - dense[3].bias.detach()[[0, 2]], atol=1e-5)
+    assert not torch.allclose(hires.maps, interpretation.grad_cam(dense, dense[1], x, [0, 2]).maps, atol=1e-3)

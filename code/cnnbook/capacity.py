@@ -8,7 +8,8 @@ Validation and test images are the two halves of the test split, so both follow 
 distribution. Because the stand-in knows each object's mask and the patch's place, a network that
 leans on the patch is exposed three ways: by its validation accuracy, by where its explanations
 lie (``attention``, ``projection_shares``), and by what its answers do when only the patch changes
-(``patch_test``).
+(``patch_test``), against a control: the same repainting of a region of the same size in another corner,
+away from the object (``control_region``).
 """
 
 from __future__ import annotations
@@ -229,17 +230,31 @@ def patch_reliance(model: nn.Module, train_split: data.Split, test: data.Split) 
             "follows": 100 * float(((predicted == test.cues) & (test.cues != test.labels)).mean())}
 
 
+def control_region(split: data.Split) -> np.ndarray:
+    """Per image (``N×H×W``), a region of the patch's size and shape in another corner of the image, the one
+    that overlaps the object least (ties: top right, bottom left, bottom right): the control of
+    ``patch_test``. Like the patch it lies on the image's border, so it differs from the patch only in being
+    where no label was ever painted."""
+    size = split.images.shape[-1]
+    patch = data.cue_region(size)
+    corners = [patch[:, ::-1], patch[::-1, :], patch[::-1, ::-1]]
+    if split.masks is None:
+        return np.broadcast_to(corners[0], (len(split), size, size)).copy()
+    overlap = np.stack([(split.masks & corner).sum(axis=(1, 2)) for corner in corners])  # corners × N
+    return np.stack(corners)[overlap.argmin(axis=0)]
+
+
 @torch.no_grad()
-def patch_test(model: nn.Module, split: data.Split) -> dict[str, float]:
-    """Repaint only the patch, in each class's colour in turn, and watch the answers (in percent): ``follows``
-    is the share of (image, colour) pairs answered with the colour's class (a model blind to the patch scores
-    exactly 100/K: whatever its answer, one colour in K matches it), ``changed`` the share of images whose
-    answer changes with the colour."""
-    patch = data.cue_region(split.images.shape[-1])
+def patch_test(model: nn.Module, split: data.Split, region: np.ndarray | None = None) -> dict[str, float]:
+    """Repaint only the patch (or ``region``: one ``H×W`` mask, or one per image), in each class's colour in
+    turn, and watch the answers (in percent): ``follows`` is the share of (image, colour) pairs answered with
+    the colour's class (a model blind to the region scores exactly 100/K: whatever its answer, one colour in
+    K matches it), ``changed`` the share of images whose answer changes with the colour."""
+    mask = np.broadcast_to(data.cue_region(split.images.shape[-1]) if region is None else region,
+                           (len(split), *split.images.shape[-2:]))[:, None]
     answers = []
-    for colour in range(len(data.CUE_COLOURS)):
-        images = split.images.copy()
-        images[:, :, patch] = data.CUE_COLOURS[colour][:, None]
+    for colour in data.CUE_COLOURS:
+        images = np.where(mask, colour[None, :, None, None], split.images).astype(split.images.dtype)
         answers.append(training.predict(model, data.Split(images, split.labels, max_value=split.max_value).tensors())
                        .predicted)
     answers = np.stack(answers)
@@ -256,19 +271,33 @@ def projection_shares(features: nn.Module, layer: nn.Module, split: data.Split) 
             for name, mask in regions(split).items()}
 
 
-def attention(model: models.ConvNet, split: data.Split) -> dict[str, float]:
+def attention(model: models.ConvNet, split: data.Split,
+              extra: Mapping[str, np.ndarray] | None = None) -> dict[str, float]:
     """Where Grad-CAM at the last convolution, for the model's own answers, puts its mass (``mass_<region>``)
-    and its peak (``pointing_<region>``) among ``regions``, and each region's share of the image
-    (``area_<region>``, the score of an even map); in percent (``interpretation.score_maps``)."""
-    return interpretation.score_maps(model, model.last_conv, torch.from_numpy(split.scaled()), None, regions(split))
+    and its peak (``pointing_<region>``) among ``regions`` (and the ``extra`` ones), and each region's share
+    of the image (``area_<region>``, the score of an even map); in percent (``interpretation.score_maps``)."""
+    return interpretation.score_maps(model, model.last_conv, torch.from_numpy(split.scaled()), None,
+                                     {**regions(split), **(extra or {})})
 
 
 def looking(runs: Mapping[str, training.Run], train_split: data.Split, test: data.Split) -> pd.DataFrame:
-    """One row per model (``key``): ``attention`` and ``patch_reliance`` on ``test``, and ``patch_test``
-    with its keys prefixed ``test_``."""
-    return pd.DataFrame([{"key": name, **attention(run.model, test), **patch_reliance(run.model, train_split, test),
-                          **{f"test_{k}": v for k, v in patch_test(run.model, test).items()}}
-                         for name, run in runs.items()])
+    """One row per model (``key``): ``attention`` (with ``control_region`` as a region: ``mass_control``, ``pointing_control``,
+    ``area_control``) and ``patch_reliance`` on ``test``; ``patch_test`` on the patch with its keys prefixed
+    ``test_`` and on the control region prefixed ``control_``; the share of images whose control region
+    touches the object (``control_on_object``); and what repainting the patch does beyond
+    repainting the control (``excess_changed``, ``excess_follows``: the differences, in points)."""
+    control = control_region(test)
+    rows = []
+    for name, run in runs.items():
+        on_patch, on_control = patch_test(run.model, test), patch_test(run.model, test, control)
+        rows.append({"key": name, **attention(run.model, test, {"control": control}),
+                     **patch_reliance(run.model, train_split, test),
+                     **{f"test_{k}": v for k, v in on_patch.items()},
+                     **{f"control_{k}": v for k, v in on_control.items()},
+                     "control_on_object": 100 * float((control & test.masks).any(axis=(1, 2)).mean()),
+                     "excess_changed": on_patch["changed"] - on_control["changed"],
+                     "excess_follows": on_patch["follows"] - on_control["follows"]})
+    return pd.DataFrame(rows)
 
 
 def projections(runs: Mapping[str, training.Run], split: data.Split, n_classes: int, seed: int = 0) -> pd.DataFrame:

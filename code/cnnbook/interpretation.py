@@ -6,7 +6,8 @@ average of the class score's gradient, ``α_k^c = (1/Z) Σ_ij ∂y_c/∂A^k_ij``
 the raw map keeps the layer's resolution and its sign (``Cam.maps``); the ReLU and the bilinear
 upsampling to the input size come after (``Cam.upsampled``). CAM (Zhou et al.) is the special
 case of networks ending in global average pooling and one linear layer, whose class weights
-replace ``α`` (``class_activation_map``).
+replace ``α`` (``class_activation_map``). HiResCAM (Draelos & Carin) keeps the gradient location by
+location instead of averaging it (``hires_cam``), so a location that cannot reach the output gets no mass.
 
 ``pointing_game`` and ``mass_inside`` score a map against the object's mask.
 
@@ -22,7 +23,7 @@ gradient of the activation with respect to the input, and with both rules guided
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -104,6 +105,20 @@ def _classes(logits: torch.Tensor, classes: int | Sequence[int] | torch.Tensor |
     return torch.as_tensor(classes, device=logits.device).reshape(-1).expand(len(logits)).long()
 
 
+def _gradient_cam(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
+                  classes: int | Sequence[int] | torch.Tensor | None, elementwise: bool) -> Cam:
+    """The one mechanism of Grad-CAM and HiResCAM: the layer's features ``A`` and ``∂y_c/∂A`` by autograd,
+    then either the channel weights ``α`` (spatial means) times ``A`` or, ``elementwise``, the gradient
+    times ``A`` location by location, summed over channels."""
+    logits, features = _forward_with_features(model, resolve_layer(model, layer), x)
+    chosen = _classes(logits, classes)
+    scores = logits.gather(1, chosen[:, None]).sum()
+    (gradients,) = torch.autograd.grad(scores, features)
+    weights = gradients.mean(dim=(2, 3))
+    maps = ((gradients if elementwise else weights[:, :, None, None]) * features).sum(dim=1)
+    return Cam(maps.detach(), weights.detach(), chosen, logits.detach(), gradients.detach())
+
+
 def grad_cam(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
              classes: int | Sequence[int] | torch.Tensor | None = None) -> Cam:
     """Grad-CAM of ``model`` at ``layer`` for inputs ``x`` (``N×C×H×W``) and ``classes`` (default: predicted).
@@ -111,13 +126,19 @@ def grad_cam(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
     ``α_k^c`` is the spatial mean of ``∂y_c/∂A^k``; the raw map is ``Σ_k α_k^c A^k``. The model runs
     in eval mode, so each example's score depends on its own features only.
     """
-    logits, features = _forward_with_features(model, resolve_layer(model, layer), x)
-    chosen = _classes(logits, classes)
-    scores = logits.gather(1, chosen[:, None]).sum()
-    (gradients,) = torch.autograd.grad(scores, features)
-    weights = gradients.mean(dim=(2, 3))
-    maps = (weights[:, :, None, None] * features).sum(dim=1)
-    return Cam(maps.detach(), weights.detach(), chosen, logits.detach(), gradients.detach())
+    return _gradient_cam(model, layer, x, classes, elementwise=False)
+
+
+def hires_cam(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
+              classes: int | Sequence[int] | torch.Tensor | None = None) -> Cam:
+    """HiResCAM (Draelos & Carin): the raw map is ``Σ_k ∂y_c/∂A^k ⊙ A^k``, the gradient times the features
+    at each location instead of their channel average (``Cam.weights`` still holds the averages).
+
+    A location whose gradient is zero (one that cannot reach the output) gets zero, and when the head
+    after ``layer`` is linear in ``A`` the map sums exactly to ``y_c`` minus the bias, location by location;
+    for global average pooling and one linear layer it equals Grad-CAM.
+    """
+    return _gradient_cam(model, layer, x, classes, elementwise=True)
 
 
 def class_activation_map(model: nn.Module, layer: nn.Module | str, linear: nn.Linear, x: torch.Tensor,
@@ -153,14 +174,17 @@ def mass_inside(maps: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarra
 
 
 def localisation(model: nn.Module, layer: nn.Module | str, images: torch.Tensor, regions: Mapping[str, np.ndarray],
-                 classes: np.ndarray | torch.Tensor | None = None, batch_size: int = 500) -> pd.DataFrame:
-    """Grad-CAM of every image (for ``classes``, default the predicted ones), upsampled to the image and
-    scored against each named region (``N×H×W`` or one ``H×W`` mask for all): one row per image with
-    the class explained, the predicted class, ``pointing_<region>`` and ``mass_<region>``."""
+                 classes: np.ndarray | torch.Tensor | None = None, batch_size: int = 500,
+                 method: Callable[..., Cam] | None = None) -> pd.DataFrame:
+    """Grad-CAM (or ``method``, e.g. ``hires_cam``) of every image (for ``classes``, default the predicted
+    ones), upsampled to the image and scored against each named region (``N×H×W`` or one ``H×W`` mask for
+    all): one row per image with the class explained, the predicted class, ``pointing_<region>`` and
+    ``mass_<region>``."""
+    method = method or grad_cam
     rows = []
     for start in range(0, len(images), batch_size):
         chunk = slice(start, start + batch_size)
-        cam = grad_cam(model, layer, images[chunk], None if classes is None else torch.as_tensor(classes[chunk]))
+        cam = method(model, layer, images[chunk], None if classes is None else torch.as_tensor(classes[chunk]))
         maps = cam.upsampled(tuple(images.shape[-2:])).cpu().numpy()
         part = {"class": cam.classes.cpu().numpy(), "predicted": cam.logits.argmax(dim=1).cpu().numpy()}
         for name, region in regions.items():
@@ -198,7 +222,7 @@ def show(images: np.ndarray, cams: Mapping[str, Cam], titles: Sequence[str], row
     layout = [("input", None, "")] + [(row, cam, name) for name, cam in cams.items() for row in rows]
     fig, axes = figure(len(layout), len(images), panel=(panel, panel))
     for r, (row, cam, name) in enumerate(layout):
-        axes[r, 0].set_ylabel(f"{name} {row}".strip())
+        axes[r, 0].set_ylabel("\n".join(part for part in (name, row) if part))  # two short lines fit a row
         for n, ax in enumerate(axes[r]):
             if row == "raw":
                 raw = cam.maps[n].cpu().numpy()

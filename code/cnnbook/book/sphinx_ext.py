@@ -1,5 +1,8 @@
 """Sphinx extension of the book: fresh outputs, one shared execution cache, language switch.
 
+- The profile of the build is a Sphinx tag, ``profile_quick`` or ``profile_full`` (``profile_tag``), so
+  a sentence true on one profile only sits in an ``{only} profile_quick`` block and a build on
+  the other profile leaves it out.
 - ``source-read`` appends each notebook page's execution key (``fingerprint``) as a hidden cell,
   so jupyter-cache re-executes a page when a ``cnnbook`` module it imports or the profile changes.
 - ``env-get-outdated`` re-reads every notebook page read under another key (package edited,
@@ -35,12 +38,20 @@ def _package_dir(app: Sphinx) -> Path:
     return (Path(app.srcdir) / app.config.cnnbook_package_dir).resolve()
 
 
+def profile_tag(name: str) -> str:
+    """The Sphinx tag of a build on profile ``name``: pages write ``{only} profile_quick`` around a passage
+    that holds on that profile only."""
+    return f"profile_{name}"
+
+
 def _check_config(app: Sphinx, config: Config) -> None:
-    """Fail early on a bad ``BOOK_PROFILE``; share one cache wherever ``jupyter-book`` runs from."""
+    """Fail early on a bad ``BOOK_PROFILE``; tag the build with its profile; share one cache wherever
+    ``jupyter-book`` runs from."""
     try:
-        get_profile()
+        profile = get_profile()
     except ProfileError as exc:
         raise ExtensionError(str(exc)) from None
+    app.tags.add(profile_tag(profile.name))
     path = config.nb_execution_cache_path
     if path and not Path(path).is_absolute():
         config.nb_execution_cache_path = str((Path(app.srcdir) / path).resolve())
