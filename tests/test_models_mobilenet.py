@@ -65,3 +65,12 @@ def test_small_input_networks_keep_a_spatial_map():
         assert net.features(x).shape[-1] == 2  # 32 / 16, not 1/32 of it
     assert models.resolution(6 / 7) == 192 and models.resolution(4 / 7) == 128
     assert models.make_divisible(32 * 0.35) == 16 and models.make_divisible(1280 * 1.4) == 1792
+
+
+def test_the_non_linear_bottleneck_control_differs_only_by_the_projection_activation():
+    linear, control = models.mobilenet_v2(10, 0.25, stem_stride=1), models.mobilenet_v2(10, 0.25, stem_stride=1,
+                                                                                          linear_bottleneck=False)
+    assert [n for n, _ in linear.named_parameters()] == [n for n, _ in control.named_parameters()]
+    projections = [b.conv[-1] for b in control.features if isinstance(b, models.InvertedResidual)]
+    assert all(isinstance(p[-1], torch.nn.ReLU6) for p in projections)
+    assert all(len(b.conv[-1]) == 2 for b in linear.features if isinstance(b, models.InvertedResidual))

@@ -13,7 +13,8 @@
 Everything is re-exported here, so ``from cnnbook import models; models.mobilenet_v2()`` works.
 """
 
-from cnnbook.models.efficientnet import (EFFICIENTNET_ALPHA, EFFICIENTNET_BETA, EFFICIENTNET_COEFFICIENTS,
+from cnnbook.models.efficientnet import (EFFICIENTNET_ALPHA, EFFICIENTNET_B0_PAPER_TOP1,
+                                         EFFICIENTNET_LITE0_PUBLISHED_TOP1, EFFICIENTNET_BETA, EFFICIENTNET_COEFFICIENTS,
                                          EFFICIENTNET_GAMMA, EFFICIENTNET_LITE0_PAPER_PARAMS,
                                          EFFICIENTNET_LITE_COEFFICIENTS, EFFICIENTNET_LITE_MEAN,
                                          EFFICIENTNET_LITE_STD, ImageNetClassifier, compound_scaling,

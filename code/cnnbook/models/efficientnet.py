@@ -23,6 +23,8 @@ EFFICIENTNET_COEFFICIENTS: dict[str, tuple[float, float, int]] = {
     "b0": (1.0, 1.0, 224), "b1": (1.0, 1.1, 240), "b2": (1.1, 1.2, 260), "b3": (1.2, 1.4, 300),
     "b4": (1.4, 1.8, 380), "b5": (1.6, 2.2, 456), "b6": (1.8, 2.6, 528), "b7": (2.0, 3.1, 600),
 }
+EFFICIENTNET_B0_PAPER_TOP1 = 77.1  # ImageNet top-1 (%) of B0, the paper's Table 2
+EFFICIENTNET_LITE0_PUBLISHED_TOP1 = 75.1  # ImageNet top-1 (%) of Lite0, TensorFlow's EfficientNet-Lite model card
 EFFICIENTNET_LITE_COEFFICIENTS: dict[str, tuple[float, float, int]] = {
     "lite0": (1.0, 1.0, 224), "lite1": (1.0, 1.1, 240), "lite2": (1.1, 1.2, 260), "lite3": (1.2, 1.4, 280),
     "lite4": (1.4, 1.8, 300),

@@ -34,11 +34,12 @@ GOOGLENET_MODULES: tuple[tuple[str, tuple[int, int, int, int, int, int]] | str, 
 GOOGLENET_AUX_AFTER = ("4a", "4d")  # the two auxiliary classifiers
 GOOGLENET_INPUT = 224
 
-# A small Inception network for 32×32 inputs (this book's design, GoogLeNet's pattern at 1/8 of
-# its widths): a 3×3 stem, two modules, pooling, two modules, global pooling.
+# A small Inception network for 32×32 inputs (this book's design, GoogLeNet's pattern at about
+# 1/8 of its widths): a 3×3 stem and pooling (as GoogLeNet's stem reduces before its first
+# module), two modules at 16×16, pooling, two modules at 8×8, global pooling.
 SMALL_INCEPTION_STEM = 32
 SMALL_INCEPTION_MODULES: tuple[tuple[str, tuple[int, int, int, int, int, int]] | str, ...] = (
-    ("a", (16, 16, 24, 4, 8, 8)), ("b", (24, 24, 32, 6, 12, 12)), "M",
+    "M", ("a", (16, 16, 24, 4, 8, 8)), ("b", (24, 24, 32, 6, 12, 12)), "M",
     ("c", (32, 24, 48, 6, 16, 16)), ("d", (48, 32, 64, 8, 16, 16)),
 )
 

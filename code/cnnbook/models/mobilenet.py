@@ -90,14 +90,15 @@ class InvertedResidual(nn.Module):
     """V2's bottleneck block: 1×1 expansion (×t, ReLU6), 3×3 depthwise (ReLU6), linear 1×1
     projection; the input is added back when stride is 1 and channels are unchanged."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, expansion: int):
+    def __init__(self, in_channels: int, out_channels: int, stride: int, expansion: int,
+                 linear_bottleneck: bool = True):
         super().__init__()
         hidden = in_channels * expansion
         layers: list[nn.Module] = []
         if expansion != 1:
             layers.append(conv_bn(in_channels, hidden, 1, activation=nn.ReLU6))  # pw (expansion)
         layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden, activation=nn.ReLU6),  # dw
-                   conv_bn(hidden, out_channels, 1, activation=None)]  # pw-linear (projection)
+                   conv_bn(hidden, out_channels, 1, activation=None if linear_bottleneck else nn.ReLU6)]  # pw-linear
         self.conv = nn.Sequential(*layers)
         self.residual = stride == 1 and in_channels == out_channels
 
@@ -106,10 +107,14 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """MobileNet V2: stem (32), the bottleneck sequence of Table 2, 1×1 conv to 1280, pooling, classifier."""
+    """MobileNet V2: stem (32), the bottleneck sequence of Table 2, 1×1 conv to 1280, pooling, classifier.
+
+    ``linear_bottleneck=False`` puts a ReLU6 after every projection: the control of the paper's
+    ablation (its Figure 6a), identical otherwise."""
 
     def __init__(self, num_classes: int = 1000, alpha: float = 1.0, in_channels: int = 3, stem_stride: int = 2,
-                 settings: Sequence[tuple[int, int, int, int]] = MOBILENET_V2_SETTINGS, dropout: float = 0.2):
+                 settings: Sequence[tuple[int, int, int, int]] = MOBILENET_V2_SETTINGS, dropout: float = 0.2,
+                 linear_bottleneck: bool = True):
         super().__init__()
         channels = make_divisible(32 * alpha)
         last = make_divisible(1280 * max(1.0, alpha))  # the paper keeps the last layer wide for α < 1
@@ -117,7 +122,7 @@ class MobileNetV2(nn.Module):
         for t, c, n, s in settings:
             out_channels = make_divisible(c * alpha)
             for i in range(n):
-                blocks.append(InvertedResidual(channels, out_channels, s if i == 0 else 1, t))
+                blocks.append(InvertedResidual(channels, out_channels, s if i == 0 else 1, t, linear_bottleneck))
                 channels = out_channels
         blocks.append(conv_bn(channels, last, 1, activation=nn.ReLU6))
         self.features = nn.Sequential(*blocks)
@@ -133,9 +138,10 @@ def mobilenet_v1(num_classes: int = 1000, alpha: float = 1.0, in_channels: int =
     return MobileNetV1(num_classes, alpha, in_channels, stem_stride)
 
 
-def mobilenet_v2(num_classes: int = 1000, alpha: float = 1.0, in_channels: int = 3, stem_stride: int = 2) -> MobileNetV2:
+def mobilenet_v2(num_classes: int = 1000, alpha: float = 1.0, in_channels: int = 3, stem_stride: int = 2,
+                 linear_bottleneck: bool = True) -> MobileNetV2:
     """MobileNet V2 with width multiplier ``alpha`` (Table 2; 224×224 inputs, or 32×32 with ``stem_stride=1``)."""
-    return MobileNetV2(num_classes, alpha, in_channels, stem_stride)
+    return MobileNetV2(num_classes, alpha, in_channels, stem_stride, linear_bottleneck=linear_bottleneck)
 
 
 def resolution(rho: float, base: int = 224) -> int:
