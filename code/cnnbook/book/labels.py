@@ -226,7 +226,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "branch1": ("1×1", "۱×۱"),
     "branch3": ("3×3 (after a 1×1 reduction)", "۳×۳ (پس از کاهش ۱×۱)"),
     "branch5": ("5×5 (after a 1×1 reduction)", "۵×۵ (پس از کاهش ۱×۱)"),
-    "pool": ("3×3 max pool (then 1×1 projection)", "ادغام بیشینهٔ ۳×۳ (سپس تصویر ۱×۱)"),
+    "pool": ("3×3 max pool (then 1×1 projection)", "ادغام بیشینهٔ ۳×۳ (سپس فرافکنی ۱×۱)"),
     "total": ("Total", "مجموع"),
     "share": ("Share of the basic block's MACs", "سهم از MACs بلوک ساده"),
     "bottleneck": ("Bottleneck (1×1, 3×3, 1×1)", "گلوگاه (۱×۱، ۳×۳، ۱×۱)"),
@@ -274,6 +274,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "net_light_vgg": ("light VGG (S2.Q5)", "VGG سبک (S2.Q5)"),
     "net_lite0": ("EfficientNet-Lite0", "EfficientNet-Lite0"),
     "net_b0": ("EfficientNet-B0 (torchvision)", "EfficientNet-B0 (torchvision)"),
+    "entry_flow": ("entry flow", "جریان ورودی"),
+    "middle_flow": ("middle flow", "جریان میانی"),
+    "exit_flow": ("exit flow", "جریان خروجی"),
+    "classifier": ("classifier", "طبقه‌بند"),
 }
 
 

@@ -47,6 +47,9 @@ def multipliers() -> Derivation:
         identities={"split": (thinned, alpha * rho ** 2 * depthwise + alpha ** 2 * rho ** 2 * pointwise),
                     "resolution_law": (separable_cost(D_K, M, N, rho * D_F), rho ** 2 * separable_cost()),
                     "law_when_pointwise_dominates": (sp.limit(thinned / separable_cost(), N, sp.oo), alpha ** 2 * rho ** 2)},
+        statements={"split": r"C_{sep}(\alpha, \rho) = \alpha\rho^2 D_K^2 M D_F^2 + \alpha^2\rho^2 M N D_F^2",
+                    "resolution_law": r"C_{sep}(1, \rho) = \rho^2\, C_{sep}(1, 1)",
+                    "law_when_pointwise_dominates": r"\lim_{N\to\infty} C_{sep}(\alpha, \rho) / C_{sep}(1, 1) = \alpha^2\rho^2"},
     )
 
 
@@ -59,6 +62,8 @@ def reduction_break_even() -> Derivation:
         steps={"reduced": sp.Eq(sp.Symbol("C_{red}"), reduced), "break_even": sp.Eq(sp.Symbol("r^*"), r_star)},
         identities={"break_even": (reduced.subs(r, r_star), standard_cost()),
                     "closed_form": (r_star, D_K ** 2 * M * N / (M + D_K ** 2 * N))},
+        statements={"break_even": r"C_{red}(r^*) = D_K^2 M N D_F^2",
+                    "closed_form": r"r^* = \frac{D_K^2 M N}{M + D_K^2 N}"},
     )
 
 
@@ -71,4 +76,5 @@ def compound_scaling() -> Derivation:
     return Derivation(
         steps={"flops": sp.Eq(sp.Symbol("F"), flops), "scaled": sp.Eq(sp.Symbol(r"F(\phi)"), scaled)},
         identities={"factor": (sp.powsimp(scaled / flops, force=True), (a * b ** 2 * g ** 2) ** phi)},
+        statements={"factor": r"F(\phi) / F(0) = (\alpha_d \beta_w^2 \gamma_r^2)^\phi"},
     )
