@@ -333,3 +333,15 @@ def mobile_runs(profile: Profile, n_classes: int) -> dict[str, tuple[Callable[[]
         runs[f"v1_a25_s{small}"] = (lambda: models.mobilenet_v1(n_classes, 0.25, stem_stride=1), small)
     runs[f"plain_s{side}"] = (lambda: models.ConvNet(3, side, n_classes, (24, 48, 96), head="gap", batch_norm=True), side)
     return runs
+
+
+def timm_xception() -> nn.Module:
+    """timm's ``legacy_xception`` (the maintained port of the original Keras Xception), untrained;
+    imported here with tqdm's notebook warning silenced, so a page's output stays clean."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import timm
+
+    return timm.create_model("legacy_xception", pretrained=False)
