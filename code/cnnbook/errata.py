@@ -304,7 +304,7 @@ ERRATA: list[Erratum] = [
                  "'same' برای طرح پیشنهادی)، نه میدان تأثیر <<valid_rf>> را.",
         values=_s0_q3_values),
     Erratum(
-        "S4.Q7", "premise", "ex-s4-q7",
+        "S4.Q7", "premise", "ch05-q7-filters",
         claim_en="The sheet gives the number of filters of each of the three convolutional layers.",
         claim_fa="برگهٔ تمرین شمار فیلترهای هر یک از سه لایهٔ کانولوشنی را می‌دهد.",
         truth_en="These numbers did not survive the extraction of the sheet. The book assumes "
@@ -312,6 +312,38 @@ ERRATA: list[Erratum] = [
         truth_fa="این عددها در استخراج متن برگه از دست رفته‌اند. کتاب به‌ترتیب <<widths>> فیلتر "
                  "فرض می‌کند که به رسم معمول در هر بلوک دو برابر می‌شود.",
         values=_s4_q7_values),
+    Erratum(
+        "S0.Q7", "premise", "ch06-q7-reconstructions",
+        claim_en="DeconvNet reconstructions show which stable features the balanced model learned.",
+        claim_fa="بازسازی‌های DeconvNet نشان می‌دهند مدل متعادل چه ویژگی‌های پایداری آموخته است.",
+        truth_en="A DeconvNet gives projections, not reconstructions, and at depth the balanced "
+                 "model's projections fall where an untrained network's do; its features show in its "
+                 "class-specific maps and in what an up-convolutional inverter can rebuild from them.",
+        truth_fa="DeconvNet فرافکنی می‌دهد نه بازسازی، و در لایه‌های عمیق فرافکنی‌های مدل متعادل همان‌جایی "
+                 "می‌افتند که فرافکنی‌های یک شبکهٔ آموزش‌ندیده؛ ویژگی‌هایش در نقشه‌های ویژهٔ کلاس و در "
+                 "آنچه یک وارون‌ساز کانولوشن افزایشی از آن‌ها بازسازی می‌کند دیده می‌شوند."),
+    Erratum(
+        "S0.Q7", "premise", "ch06-c-patch",
+        claim_en="Grad-CAM and DeconvNet pictures are enough to tell which model relies on irrelevant "
+                 "regions.",
+        claim_fa="تصویرهای Grad-CAM و DeconvNet برای تشخیص این‌که کدام مدل به ناحیه‌های نامربوط تکیه "
+                 "می‌کند کافی‌اند.",
+        truth_en="They are not: repainting the cue patch changes the balanced model's answers far more "
+                 "than repainting a control region of the same size, while its Grad-CAM puts almost no "
+                 "mass on the patch. Only an intervention with a control settles the question.",
+        truth_fa="کافی نیستند: رنگ‌آمیزی دوبارهٔ وصلهٔ نشانه پاسخ‌های مدل متعادل را بسیار بیشتر از "
+                 "رنگ‌آمیزی یک ناحیهٔ شاهدِ هم‌اندازه تغییر می‌دهد، در حالی که Grad-CAM آن تقریباً هیچ جرمی "
+                 "روی وصله نمی‌گذارد. فقط مداخله‌ای همراه با ناحیهٔ شاهد پاسخ را روشن می‌کند."),
+    Erratum(
+        "S4.Q7", "premise", "ch05-unreachable",
+        claim_en="Grad-CAM at the last convolutional layer shows what the decision depends on.",
+        claim_fa="Grad-CAM در آخرین لایهٔ کانولوشنی نشان می‌دهد تصمیم به چه چیزی وابسته است.",
+        truth_en="Part of that layer's map never reaches the output (the pooling after it drops its "
+                 "last row and column), yet Grad-CAM gives those cells mass. The map after the pooling, "
+                 "or HiResCAM, puts none there.",
+        truth_fa="بخشی از نقشهٔ آن لایه هرگز به خروجی نمی‌رسد (ادغامِ پس از آن سطر و ستون آخرش را کنار "
+                 "می‌گذارد)، با این حال Grad-CAM به آن خانه‌ها جرم می‌دهد. نقشهٔ پس از ادغام، یا HiResCAM، "
+                 "هیچ جرمی آن‌جا نمی‌گذارد."),
     # Errors in the student answer sheets
     Erratum(
         "S2.Q1", "answer", "ex-s2-q1-source",
@@ -342,7 +374,7 @@ ERRATA: list[Erratum] = [
                  "نزدیک لبه می‌شکند و گام بزرگ‌تر از ۱ آن را برای جابه‌جایی‌هایی که مضرب گام نیستند "
                  "می‌شکند."),
     Erratum(
-        "S2.Q2", "answer", "ex-s2-q2",
+        "S2.Q2", "answer", "ch06-deconvnet-not-layer",
         claim_en="Deconvolutional and up-convolutional networks are the same thing: layers that "
                  "reverse a convolution to enlarge a feature map.",
         claim_fa="شبکه‌های واکانولوشنی و شبکه‌های کانولوشن افزایشی یک چیزند: لایه‌هایی که کانولوشن "
@@ -358,7 +390,15 @@ ERRATA: list[Erratum] = [
                  "مولد نقشه را بزرگ می‌کنند فقط در عملگر با آن شریک‌اند، و کانولوشن ترانهاده عملگر الحاقی (adjoint) "
                  "کانولوشن است، نه وارون آن."),
     Erratum(
-        "S2.Q2", "answer", "ex-s2-q2",
+        "S2.Q2", "answer", "ch06-transpose-adjoint",
+        claim_en="A transposed convolution reverses the convolution it transposes.",
+        claim_fa="کانولوشن ترانهاده کانولوشنی را که ترانهادهٔ آن است وارون می‌کند.",
+        truth_en="It is the adjoint, not the inverse: it restores the shape, not the values, and the "
+                 "measured round trip leaves a large error.",
+        truth_fa="الحاقی آن است نه وارونش: شکل را برمی‌گرداند نه مقدارها را، و رفت‌وبرگشتِ اندازه‌گیری‌شده "
+                 "خطای بزرگی بر جا می‌گذارد."),
+    Erratum(
+        "S2.Q2", "answer", "ch06-upconv-inverter",
         claim_en="The answer breaks off mid-sentence and never says how up-convolutional networks "
                  "help interpretation.",
         claim_fa="پاسخ در میانهٔ جمله رها شده و هرگز نمی‌گوید شبکه‌های کانولوشن افزایشی چگونه به "
