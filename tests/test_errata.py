@@ -19,13 +19,14 @@ from cnnbook.errata import ERRATA, Erratum, ErratumError
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_README = ROOT.parent / "shared" / "seeds" / "README.md"
 LABEL = re.compile(r"^\(([\w-]+)\)=$", re.MULTILINE)
+SECTION_LABEL = re.compile(r"^\(([\w-]+)\)=\n#+ ", re.MULTILINE)  # a label a heading follows: it has a title
 SEED_ID = re.compile(r"\bS\d\.[QTP]\d+\b")
 PERSIAN = re.compile("[\u0600-\u06ff]")
 
 
-def labels(language: str) -> set[str]:
+def labels(language: str, pattern: re.Pattern = LABEL) -> set[str]:
     return {label for path in (ROOT / "book" / language).rglob("*.md")
-            for label in LABEL.findall(path.read_text(encoding="utf-8"))}
+            for label in pattern.findall(path.read_text(encoding="utf-8"))}
 
 
 def seed_ids() -> set[str]:
@@ -42,6 +43,12 @@ def entry_id(erratum: Erratum) -> str:
 def test_every_entry_links_to_a_label_of_both_editions(language):
     known = labels(language)
     assert [e.target for e in ERRATA if e.target not in known] == []
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_every_entry_links_to_a_section_so_the_link_has_a_title(language):
+    sections = labels(language, SECTION_LABEL)  # a label before a paragraph has no title to show
+    assert [e.target for e in ERRATA if e.target not in sections] == []
 
 
 def test_ids_are_questions_of_the_coursework():

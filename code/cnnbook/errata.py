@@ -304,7 +304,7 @@ ERRATA: list[Erratum] = [
                  "'same' برای طرح پیشنهادی)، نه میدان تأثیر <<valid_rf>> را.",
         values=_s0_q3_values),
     Erratum(
-        "S4.Q7", "premise", "ch05-q7-filters",
+        "S4.Q7", "premise", "ex-s4-q7",
         claim_en="The sheet gives the number of filters of each of the three convolutional layers.",
         claim_fa="برگهٔ تمرین شمار فیلترهای هر یک از سه لایهٔ کانولوشنی را می‌دهد.",
         truth_en="These numbers did not survive the extraction of the sheet. The book assumes "
@@ -313,7 +313,7 @@ ERRATA: list[Erratum] = [
                  "فرض می‌کند که به رسم معمول در هر بلوک دو برابر می‌شود.",
         values=_s4_q7_values),
     Erratum(
-        "S0.Q7", "premise", "ch06-q7-reconstructions",
+        "S0.Q7", "premise", "ch06-answers",
         claim_en="DeconvNet reconstructions show which stable features the balanced model learned.",
         claim_fa="بازسازی‌های DeconvNet نشان می‌دهند مدل متعادل چه ویژگی‌های پایداری آموخته است.",
         truth_en="A DeconvNet gives projections, not reconstructions, and at depth the balanced "
@@ -323,7 +323,7 @@ ERRATA: list[Erratum] = [
                  "می‌افتند که فرافکنی‌های یک شبکهٔ آموزش‌ندیده؛ ویژگی‌هایش در نقشه‌های ویژهٔ کلاس و در "
                  "آنچه یک وارون‌ساز کانولوشن افزایشی از آن‌ها بازسازی می‌کند دیده می‌شوند."),
     Erratum(
-        "S0.Q7", "premise", "ch06-c-patch",
+        "S0.Q7", "premise", "ch06-measured",
         claim_en="Grad-CAM and DeconvNet pictures are enough to tell which model relies on irrelevant "
                  "regions.",
         claim_fa="تصویرهای Grad-CAM و DeconvNet برای تشخیص این‌که کدام مدل به ناحیه‌های نامربوط تکیه "
@@ -335,7 +335,7 @@ ERRATA: list[Erratum] = [
                  "رنگ‌آمیزی یک ناحیهٔ شاهدِ هم‌اندازه تغییر می‌دهد، در حالی که Grad-CAM آن تقریباً هیچ جرمی "
                  "روی وصله نمی‌گذارد. فقط مداخله‌ای همراه با ناحیهٔ شاهد پاسخ را روشن می‌کند."),
     Erratum(
-        "S4.Q7", "premise", "ch05-unreachable",
+        "S4.Q7", "premise", "ex-s4-q7",
         claim_en="Grad-CAM at the last convolutional layer shows what the decision depends on.",
         claim_fa="Grad-CAM در آخرین لایهٔ کانولوشنی نشان می‌دهد تصمیم به چه چیزی وابسته است.",
         truth_en="Part of that layer's map never reaches the output (the pooling after it drops its "
@@ -374,7 +374,7 @@ ERRATA: list[Erratum] = [
                  "نزدیک لبه می‌شکند و گام بزرگ‌تر از ۱ آن را برای جابه‌جایی‌هایی که مضرب گام نیستند "
                  "می‌شکند."),
     Erratum(
-        "S2.Q2", "answer", "ch06-deconvnet-not-layer",
+        "S2.Q2", "answer", "ex-s2-q2",
         claim_en="Deconvolutional and up-convolutional networks are the same thing: layers that "
                  "reverse a convolution to enlarge a feature map.",
         claim_fa="شبکه‌های واکانولوشنی و شبکه‌های کانولوشن افزایشی یک چیزند: لایه‌هایی که کانولوشن "
@@ -390,7 +390,7 @@ ERRATA: list[Erratum] = [
                  "مولد نقشه را بزرگ می‌کنند فقط در عملگر با آن شریک‌اند، و کانولوشن ترانهاده عملگر الحاقی (adjoint) "
                  "کانولوشن است، نه وارون آن."),
     Erratum(
-        "S2.Q2", "answer", "ch06-transpose-adjoint",
+        "S2.Q2", "answer", "ex-s2-q2",
         claim_en="A transposed convolution reverses the convolution it transposes.",
         claim_fa="کانولوشن ترانهاده کانولوشنی را که ترانهادهٔ آن است وارون می‌کند.",
         truth_en="It is the adjoint, not the inverse: it restores the shape, not the values, and the "
@@ -398,7 +398,7 @@ ERRATA: list[Erratum] = [
         truth_fa="الحاقی آن است نه وارونش: شکل را برمی‌گرداند نه مقدارها را، و رفت‌وبرگشتِ اندازه‌گیری‌شده "
                  "خطای بزرگی بر جا می‌گذارد."),
     Erratum(
-        "S2.Q2", "answer", "ch06-upconv-inverter",
+        "S2.Q2", "answer", "ex-s2-q2",
         claim_en="The answer breaks off mid-sentence and never says how up-convolutional networks "
                  "help interpretation.",
         claim_fa="پاسخ در میانهٔ جمله رها شده و هرگز نمی‌گوید شبکه‌های کانولوشن افزایشی چگونه به "
