@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnbook.book.site import BUILDS, LanguageBuild, SiteError, build_environment, run_build
+from cnnbook.book.site import BUILDS, LanguageBuild, SiteError, prepare, run_build
 
 PDF_DIR = "_build/pdf"
 #: Overfull boxes up to this size (points) are invisible in print; larger ones are reported.
@@ -130,9 +130,10 @@ def build_pdf(root: Path, build: LanguageBuild, strict: bool, env: dict[str, str
 
 def build_pdfs(root: Path, profile: str | None = None, strict: bool = True,
                languages: tuple[str, ...] = ("en", "fa")) -> list[PdfReport]:
-    """Build the PDF edition of each language from the shared execution cache."""
+    """Build the PDF edition of each language from the shared execution cache (stale chapters are
+    executed first, in parallel, as for the site)."""
     check_tools()
-    env = build_environment(profile)
+    env = prepare(root, profile).env
     return [build_pdf(root, build, strict, env) for build in BUILDS if build.language in languages]
 
 
