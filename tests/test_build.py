@@ -183,3 +183,20 @@ def test_missing_data_stops_before_anything_executes(tmp_path: Path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "ch02 needs mnist" in lines[0] and "cnnbook data mnist" in lines[0]
     assert not (root / "_build" / "logs").exists()                      # nothing executed
+
+
+def test_the_site_mirrors_the_builds_copying_only_what_changed(tmp_path: Path):
+    from cnnbook.book.site import sync_tree
+
+    source, target = tmp_path / "html", tmp_path / "site"
+    (source / "a").mkdir(parents=True)
+    (source / "a" / "one.html").write_text("one")
+    (source / "two.html").write_text("two")
+    assert sync_tree(source, target) == 2
+    assert sync_tree(source, target) == 0                               # nothing changed, nothing copied
+    (source / "two.html").write_text("two, longer")
+    (source / "a" / "one.html").unlink()
+    (source / "a").rmdir()
+    assert sync_tree(source, target) == 1
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == ["two.html"]
+    assert (target / "two.html").read_text() == "two, longer"

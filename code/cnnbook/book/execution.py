@@ -146,6 +146,7 @@ class Result:
     cell: int | None = None  # 1-based code cell number of the failure
     line: int | None = None  # line of the page where that cell starts
     error: str = ""
+    executed_at: str = ""  # when the execution finished (ISO 8601, UTC)
 
 
 def _toc_files(node: Any) -> list[str]:
@@ -263,6 +264,10 @@ def plan(root: Path, profile: str | None = None, only: list[str] | None = None, 
             command = f"cnnbook run {status.unit.id}" + (f" --profile {name}" if name != "quick" else "")
             pins[status.unit.stem] = Pin(status.usable.key, reason, status.usable.profile,
                                          status.usable.executed_at, command)
+    # longest first (by the last execution's seconds): the workers then finish close together
+    last = {status.unit.id: (status.latest.seconds if status.latest and status.latest.seconds else float("inf"))
+            for status in all_status}
+    execute.sort(key=lambda unit: -last[unit.id])
     return Plan(all_status, execute, pins)
 
 
@@ -328,7 +333,8 @@ def _execute_unit(unit_id: str, path: str, key: str, threads: int, log: str, env
     outcome = single_nb_execution(notebook, cwd=str(page.parent), timeout=None, allow_errors=False,
                                   meta_override=True)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel (kB on Linux)
-    result = Result(unit_id, outcome.err is None, round(outcome.time, 2), round(peak_mb, 1), threads, log)
+    result = Result(unit_id, outcome.err is None, round(outcome.time, 2), round(peak_mb, 1), threads, log,
+                    executed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if outcome.err is None:
         result.notebook = dict(outcome.nb)
     else:
@@ -348,7 +354,7 @@ def _store(root: Path, unit: Unit, key: str, result: Result, jobs: int) -> None:
     cache(root).cache_notebook_bundle(
         CacheBundleIn(notebook, str(unit.path), data={
             "execution_seconds": result.seconds, "cnnbook_key": key, "cnnbook_peak_mb": result.peak_mb,
-            "cnnbook_executed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "cnnbook_executed_at": result.executed_at,
             "cnnbook_jobs": jobs, "cnnbook_threads": result.threads}),
         check_validity=False, overwrite=True)
 
@@ -393,8 +399,8 @@ def execute(root: Path, to_run: list[Unit], profile: str | None = None, jobs: in
             where = f"code cell {r.cell}" + (f" (line {r.line} of {by_id[r.unit].docname}.md)" if r.line else "")
             lines.append(f"{r.unit} failed at {where}: {r.error}\n    full log: {r.log}")
         raise ExecutionFailed("\n".join(lines))
-    order = {unit.id: i for i, unit in enumerate(to_run)}
-    return sorted(results, key=lambda r: order[r.unit])
+    order = {unit.id: i for i, unit in enumerate(units(root))}
+    return sorted(results, key=lambda r: order.get(r.unit, len(order)))
 
 
 def pin_notice(pin: Pin, language: str) -> str:

@@ -156,14 +156,33 @@ def run_build(build: LanguageBuild, root: Path, strict: bool, env: dict[str, str
     return executed
 
 
+def sync_tree(source: Path, target: Path) -> int:
+    """Make ``target`` a copy of ``source``, copying only files whose size or time differ; the count copied."""
+    copied = 0
+    wanted = set()
+    for path in source.rglob("*"):
+        relative = path.relative_to(source)
+        wanted.add(relative)
+        destination = target / relative
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        state, known = path.stat(), destination.stat() if destination.exists() else None
+        if known is None or known.st_size != state.st_size or int(known.st_mtime) != int(state.st_mtime):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+            copied += 1
+    for path in sorted(target.rglob("*"), reverse=True):  # files before their folders
+        if path.relative_to(target) not in wanted:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return copied
+
+
 def assemble_site(root: Path) -> Path:
-    """Copy both builds under ``_build/site/<lang>/`` and add the language-choice page."""
+    """Mirror both builds under ``_build/site/<lang>/`` and add the language-choice page."""
     site = root / SITE_DIR
     for build in BUILDS:
-        target = site / build.language
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(root / build.html_dir, target)
+        sync_tree(root / build.html_dir, site / build.language)
     shutil.copyfile(root / "book" / "landing.html", site / "index.html")
     return site
 
@@ -207,14 +226,11 @@ def report(prepared: Prepared, sphinx_seconds: dict[str, float], seconds: float,
     rows = []
     stale = {}
     profile = prepared.env[PROFILE_ENV]
-    from datetime import datetime, timezone
-
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for status in prepared.plan.statuses:
         unit = status.unit
         if unit.id in done:
             result = done[unit.id]
-            rows.append(Row(unit.id, "executed", result.seconds, result.peak_mb, profile, now))
+            rows.append(Row(unit.id, "executed", result.seconds, result.peak_mb, profile, result.executed_at))
         elif status.current is not None:
             record = status.current
             rows.append(Row(unit.id, "cached", record.seconds, record.peak_mb, record.profile, record.executed_at))
