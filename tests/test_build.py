@@ -200,3 +200,26 @@ def test_the_site_mirrors_the_builds_copying_only_what_changed(tmp_path: Path):
     assert sync_tree(source, target) == 1
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == ["two.html"]
     assert (target / "two.html").read_text() == "two, longer"
+
+
+def test_missing_data_sets_are_reported_together_in_one_message(monkeypatch):
+    import cnnbook.data as data
+    from cnnbook.book.requirements import RequirementError, check_data, datasets_needed
+
+    package = Path(data.__file__).parent
+    page = chapter("Data", ["from cnnbook import data\nmnist = data.for_profile('mnist')",
+                            "digits = data.load('digits')\ncifar = data.load(\"cifar10\")"])
+    assert datasets_needed(page, package, "quick") == ["cifar10"]      # load() needs it on every profile
+    assert datasets_needed(page, package, "full") == ["cifar10", "mnist"]
+
+    def unavailable(name, **options):
+        raise data.DataUnavailable(f"{name.upper()} is not in /nowhere (downloads are disabled). To get it, ...")
+
+    monkeypatch.setattr(data, "load", unavailable)
+    with pytest.raises(RequirementError) as caught:
+        check_data([("ch05", page), ("ch06", page)], package, "full")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("cannot execute on the full profile: ")
+    assert "ch05, ch06 need cifar10: CIFAR10 is not in /nowhere" in message
+    assert "`cnnbook data cifar10 mnist`" in message
+    assert check_data([("ch01", "print(1)")], package, "full") == []

@@ -62,12 +62,21 @@ def check_data(pages: Iterable[tuple[str, str]], package_dir: Path, profile: str
         return []
     from cnnbook.data import DataError, DataUnavailable, load
 
-    problems = []
+    problems: list[tuple[str, str]] = []  # (data set, message)
     for name, chapters in sorted(users.items()):
         try:
             load(name)
         except (DataUnavailable, DataError) as exc:
-            problems.append(f"{', '.join(chapters)} need{'s' if len(chapters) == 1 else ''} {name}: {exc}")
-    if problems:
-        raise RequirementError(f"cannot execute on the {get_profile(profile).name} profile: " + " ".join(problems))
-    return sorted(users)
+            problems.append((name, f"{', '.join(chapters)} need{'s' if len(chapters) == 1 else ''} {name}: {exc}"))
+    if not problems:
+        return sorted(users)
+    head = f"cannot execute on the {get_profile(profile).name} profile: "
+    if len(problems) == 1:
+        raise RequirementError(head + problems[0][1])
+    # several: each one's diagnosis, then what to do once (DataUnavailable ends in the same advice)
+    advice = " To get it,"
+    reasons = [message.split(advice)[0] for _, message in problems]
+    names = " ".join(name for name, _ in problems)
+    raise RequirementError(head + " ".join(reasons) + f" To get them, run `cnnbook data {names}` on a machine with "
+                           "internet access and copy the data folder here, or use the quick profile "
+                           "(BOOK_PROFILE=quick), which runs offline on stand-ins.")
