@@ -22,6 +22,8 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -330,8 +332,16 @@ def _execute_unit(unit_id: str, path: str, key: str, threads: int, log: str, env
     page = Path(path)
     notebook = page_notebook(page.read_text(encoding="utf-8"), key, source_map=True)
     print(f"[cnnbook] executing {page} with {threads} thread(s); key {key}", flush=True)
-    outcome = single_nb_execution(notebook, cwd=str(page.parent), timeout=None, allow_errors=False,
-                                  meta_override=True)
+    # the kernel talks over local sockets (IPC), not TCP: nothing to warn about, nothing to intercept
+    from traitlets.config import Config
+
+    sockets = tempfile.mkdtemp(prefix="cnnbook-kernel-")
+    ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+    try:
+        outcome = single_nb_execution(notebook, cwd=str(page.parent), timeout=None, allow_errors=False,
+                                      meta_override=True, config=ipc)
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the kernel (kB on Linux)
     result = Result(unit_id, outcome.err is None, round(outcome.time, 2), round(peak_mb, 1), threads, log,
                     executed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
