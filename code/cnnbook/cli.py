@@ -40,8 +40,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--jobs", "-j", type=int, help="worker processes executing chapters (default: one per core)")
         sub.add_argument("--verbose", "-v", action="store_true", help="show Jupyter Book's full output")
 
-    add_build_options(commands.add_parser("build", help="build the site in both languages"))
-    run = commands.add_parser("run", help="re-execute one chapter and rebuild the site")
+    add_build_options(commands.add_parser(
+        "build", help="execute every stale chapter (in parallel), then build the site in both languages"))
+    run = commands.add_parser(
+        "run", help="execute one chapter (if stale) and rebuild the site; other stale chapters keep their outputs")
     run.add_argument("chapter", help="chapter id, e.g. ch01 (see `cnnbook chapters`)")
     run.add_argument("--force", action="store_true", help="re-execute even if the outputs are current")
     add_build_options(run)

@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-from cnnbook.book.fingerprint import KEY_CELL_MARKER, execution_key, is_notebook_page, with_execution_key
+from cnnbook.book.fingerprint import (KEY_CELL_MARKER, execution_key, is_notebook_page, module_closure, page_imports,
+                                      with_execution_key)
 from cnnbook.profiles import get_profile
 
 CACHE_DIR = "_build/.jupyter_cache"
@@ -266,11 +267,18 @@ def plan(root: Path, profile: str | None = None, only: list[str] | None = None, 
             command = f"cnnbook run {status.unit.id}" + (f" --profile {name}" if name != "quick" else "")
             pins[status.unit.stem] = Pin(status.usable.key, reason, status.usable.profile,
                                          status.usable.executed_at, command)
-    # longest first (by the last execution's seconds): the workers then finish close together
-    last = {status.unit.id: (status.latest.seconds if status.latest and status.latest.seconds else float("inf"))
-            for status in all_status}
-    execute.sort(key=lambda unit: -last[unit.id])
+    last = {status.unit.id: status.latest.seconds if status.latest else None for status in all_status}
+    execute.sort(key=lambda unit: expected_cost(unit, last[unit.id]), reverse=True)
     return Plan(all_status, execute, pins)
+
+
+def expected_cost(unit: Unit, seconds: float | None) -> tuple[float, int, int]:
+    """A sort key for "longest first", so that parallel workers finish close together: the seconds of
+    the page's last execution; without one (ranked first), pages whose imports train networks
+    (``cnnbook.training``), then pages with more imported code."""
+    closure = module_closure(package_dir(unit.root), page_imports(unit.text()))
+    trains = int(any(module.startswith("cnnbook.training") for module in closure))
+    return (float("inf") if seconds is None else seconds, trains, sum(p.stat().st_size for p in closure.values()))
 
 
 def write_pins(root: Path, pins: dict[str, Pin]) -> Path:
