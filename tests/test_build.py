@@ -223,3 +223,14 @@ def test_missing_data_sets_are_reported_together_in_one_message(monkeypatch):
     assert "ch05, ch06 need cifar10: CIFAR10 is not in /nowhere" in message
     assert "`cnnbook data cifar10 mnist`" in message
     assert check_data([("ch01", "print(1)")], package, "full") == []
+
+
+def test_longest_chapters_start_first(tmp_path: Path):
+    from cnnbook.book.execution import expected_cost, units
+
+    root = small_book(tmp_path / "book", {"ch01-small": "print(1)", "ch02-trains": "from cnnbook import training"})
+    small, trains = units(root)
+    first = lambda seconds: max((small, trains), key=lambda u: expected_cost(u, seconds[u.id])).id  # noqa: E731
+    assert first({"ch01": None, "ch02": None}) == "ch02"                # never executed: training first
+    assert first({"ch01": 100.0, "ch02": 10.0}) == "ch01"               # else the last execution's seconds
+    assert first({"ch01": None, "ch02": 10.0}) == "ch01"                # unknown before known
