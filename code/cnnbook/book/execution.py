@@ -402,7 +402,13 @@ def execute(root: Path, to_run: list[Unit], profile: str | None = None, jobs: in
         futures = {pool.submit(_execute_unit, unit.id, str(unit.path), keys[unit.id], threads,
                                str(root / LOG_DIR / f"{unit.id}.log"), env or {}): unit for unit in to_run}
         for future in concurrent.futures.as_completed(futures):
-            result = future.result()
+            unit = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker died (out of memory, killed): no cell to blame
+                log = str(root / LOG_DIR / f"{unit.id}.log")
+                result = Result(unit.id, False, 0.0, 0.0, threads, log,
+                                error=f"the worker process stopped: {type(exc).__name__}: {exc}")
             results.append(result)
             if result.ok:
                 _store(root, by_id[result.unit], keys[result.unit], result, jobs)
@@ -414,8 +420,9 @@ def execute(root: Path, to_run: list[Unit], profile: str | None = None, jobs: in
     if failed:
         lines = []
         for r in failed:
-            where = f"code cell {r.cell}" + (f" (line {r.line} of {by_id[r.unit].docname}.md)" if r.line else "")
-            lines.append(f"{r.unit} failed at {where}: {r.error}\n    full log: {r.log}")
+            where = (f" at code cell {r.cell}" + (f" (line {r.line} of {by_id[r.unit].docname}.md)" if r.line else "")
+                     if r.cell else "")
+            lines.append(f"{r.unit} failed{where}: {r.error}\n    full log: {r.log}")
         raise ExecutionFailed("\n".join(lines))
     order = {unit.id: i for i, unit in enumerate(units(root))}
     return sorted(results, key=lambda r: order.get(r.unit, len(order)))
