@@ -33,7 +33,7 @@ pdf: install             ## build the PDF editions in _build/pdf from the execut
 	$(BIN)/cnnbook pdf
 
 clean:                   ## remove build outputs (keeps the execution cache)
-	rm -rf _build/html _build/latex _build/pdf _build/fa _build/site _build/jupyter_execute
+	rm -rf _build/html _build/latex _build/pdf _build/fa _build/site _build/jupyter_execute _build/logs _build/report.json _build/cnnbook-pins.json
 
 distclean:               ## remove every build output, the execution cache and the environment
 	rm -rf _build $(VENV)

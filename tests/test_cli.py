@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,12 @@ def test_chapters_lists_ids_and_titles_in_both_languages(capsys):
     assert main(["chapters"]) == 0
     out = capsys.readouterr().out
     assert "ch01  Layer arithmetic  |  حساب لایه‌ها" in out
+    # and under each chapter: up to date or why not, for which profile, when and where it last ran
+    status = re.compile(r"^ +(up to date|stale: .+|never executed) for the quick profile; "
+                        r"(last ran \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC on the \w+ profile.*|never ran)$")
+    lines = out.splitlines()
+    assert lines[1] and status.match(lines[1]), lines[1]
+    assert sum(bool(status.match(line)) for line in lines) == sum(line.startswith("ch") for line in lines)
 
 
 @pytest.mark.parametrize(

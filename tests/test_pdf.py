@@ -81,6 +81,13 @@ def test_missing_tex_gives_one_clear_message(monkeypatch):
         pdf.check_tools()
 
 
+def test_missing_latex_package_is_named_before_anything_builds(monkeypatch):
+    monkeypatch.setattr(pdf.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(pdf, "installed_tex_packages", lambda names: set(names) - {"xepersian"})
+    with pytest.raises(PdfError, match=r"LaTeX package\(s\) xepersian not found.*make pdf-deps"):
+        pdf.check_tools()
+
+
 # --- the book's PDFs ----------------------------------------------------------------------
 
 def built_pdf(language: str) -> Path:

@@ -1,10 +1,12 @@
-"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | data [names]``.
+"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | data [names] | benchmark``.
 
-``build`` builds the whole bilingual site (what ``make book`` calls); ``run`` brings one
-chapter up to date (re-executing it if its code, the package or the profile changed, or always
-with ``--force``) and rebuilds the site around it; ``pdf`` builds the two PDF editions from the
-same executed outputs (what ``make pdf`` calls); ``data`` checks (and downloads, where allowed)
-the real data sets of the full profile.
+``build`` executes every stale chapter (in parallel) and builds the whole bilingual site (what
+``make book`` calls); ``run`` brings one chapter up to date (re-executing it if its code, the
+package or the profile changed, or always with ``--force``) and rebuilds the site around it,
+leaving other stale chapters with their most recent outputs and a notice; ``chapters`` says
+which chapters are up to date; ``pdf`` builds the two PDF editions from the same executed
+outputs (what ``make pdf`` calls); ``data`` checks (and downloads, where allowed) the real data
+sets of the full profile; ``benchmark`` times cold, warm and one-chapter builds in a copy.
 """
 
 from __future__ import annotations
@@ -13,31 +15,47 @@ import argparse
 import sys
 
 from cnnbook.book.chapters import ChapterError, chapters, find_chapter
+from cnnbook.book.execution import ExecutionFailed, statuses, units
 from cnnbook.book.pdf import OVERFULL_TOLERANCE, PdfReport, build_pdfs
-from cnnbook.book.site import BuildReport, SiteError, build_site, project_root
+from cnnbook.book.requirements import RequirementError
+from cnnbook.book.site import REPORT_FILE, BuildReport, SiteError, build_site, project_root
 from cnnbook.profiles import PROFILES, ProfileError, get_profile
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnbook", description="Build and run the bilingual CNN book.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("chapters", help="list the chapters and their pages")
+    listing = commands.add_parser("chapters", help="list the chapters, whether each is up to date, when it last ran")
 
-    def add_build_options(sub: argparse.ArgumentParser) -> None:
+    def add_profile(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--profile", help=f"execution profile ({' or '.join(PROFILES)}; "
                          "default: $BOOK_PROFILE or quick)")
+
+    add_profile(listing)
+
+    def add_build_options(sub: argparse.ArgumentParser) -> None:
+        add_profile(sub)
         sub.add_argument("--no-strict", dest="strict", action="store_false",
                          help="do not turn Sphinx warnings into errors")
+        sub.add_argument("--jobs", "-j", type=int, help="worker processes executing chapters (default: one per core)")
+        sub.add_argument("--verbose", "-v", action="store_true", help="show Jupyter Book's full output")
 
-    add_build_options(commands.add_parser("build", help="build the site in both languages"))
-    run = commands.add_parser("run", help="re-execute one chapter and rebuild the site")
+    add_build_options(commands.add_parser(
+        "build", help="execute every stale chapter (in parallel), then build the site in both languages"))
+    run = commands.add_parser(
+        "run", help="execute one chapter (if stale) and rebuild the site; other stale chapters keep their outputs")
     run.add_argument("chapter", help="chapter id, e.g. ch01 (see `cnnbook chapters`)")
     run.add_argument("--force", action="store_true", help="re-execute even if the outputs are current")
     add_build_options(run)
     pdf = commands.add_parser("pdf", help="build the PDF editions in _build/pdf (needs TeX: make pdf-deps)")
     pdf.add_argument("--language", choices=("en", "fa"), action="append",
                      help="build only this edition (repeatable; default: both)")
-    add_build_options(pdf)
+    add_profile(pdf)
+    pdf.add_argument("--no-strict", dest="strict", action="store_false",
+                     help="do not turn Sphinx warnings into errors")
+    from cnnbook.book.benchmark import add_arguments
+
+    add_arguments(commands.add_parser("benchmark", help="time cold, warm and one-chapter builds in a copy of the book"))
     data = commands.add_parser("data", help="check or download the real data sets of the full profile")
     data.add_argument("names", nargs="*", help="data sets (default: all of the full profile's)")
     data.add_argument("--root", help="data folder (default: $CNNBOOK_DATA or data/ in the repository)")
@@ -64,9 +82,30 @@ def _data(names: list[str], root: str | None, download: bool | None) -> int:
 
 
 def _report(report: BuildReport) -> None:
-    executed = ", ".join(f"{lang}: {n}" for lang, n in report.executed.items())
-    print(f"\n[cnnbook] notebooks executed ({executed}); {report.seconds:.1f} s; "
-          f"site: {report.site / 'index.html'}")
+    sphinx = ", ".join(f"{lang} {seconds:.1f} s" for lang, seconds in report.sphinx_seconds.items())
+    print(f"\n[cnnbook] build report (also in {REPORT_FILE})")
+    print(report.table())
+    print(f"[cnnbook] executed {len(report.executed)} chapter(s) in {report.jobs} process(es); "
+          f"Sphinx: {sphinx}; total {report.seconds:.1f} s; site: {report.site / 'index.html'}")
+    if report.stale_commands:
+        commands = "; ".join(f"{chapter}: `{command}`" for chapter, command in report.stale_commands.items())
+        print(f"[cnnbook] STALE (shown with earlier outputs and a notice on the page): "
+              f"{', '.join(report.stale_commands)}. Update them with `cnnbook build`, or one by one: {commands}")
+
+
+def _chapters(root, profile: str | None) -> None:
+    """Per notebook page: titles, whether it is up to date for ``profile``, when and where it last ran."""
+    titles = {chapter.id: chapter for chapter in chapters(root)}
+    for status in statuses(root, profile, units(root)):
+        chapter = titles.get(status.unit.id)
+        if chapter is not None:
+            print(f"{chapter.id}  {chapter.title('en')}  |  {chapter.title('fa')}")
+        else:
+            print(status.unit.id)
+        last = status.latest
+        ran = (f"last ran {last.executed_at.replace('T', ' ').replace('+00:00', ' UTC')} on the {last.profile} "
+               f"profile" + (f" ({last.seconds:.0f} s)" if last.seconds is not None else "")) if last else "never ran"
+        print(f"      {status.describe()} for the {get_profile(profile).name} profile; {ran}")
 
 
 def _report_pdf(report: PdfReport) -> None:
@@ -87,23 +126,28 @@ def main(argv: list[str] | None = None) -> int:
         root = project_root()
         if args.command == "data":
             return _data(args.names, args.root, args.download)
-        if args.command == "chapters":
-            for chapter in chapters(root):
-                print(f"{chapter.id}  {chapter.title('en')}  |  {chapter.title('fa')}")
-            return 0
+        if args.command == "benchmark":
+            from cnnbook.book.benchmark import run_benchmark
+
+            return run_benchmark(root, args)
         get_profile(args.profile)  # validate before any work
+        if args.command == "chapters":
+            _chapters(root, args.profile)
+            return 0
         if args.command == "pdf":
             for report in build_pdfs(root, args.profile, args.strict, tuple(args.language or ("en", "fa"))):
                 _report_pdf(report)
             return 0
-        force = find_chapter(root, args.chapter) if args.command == "run" and args.force else None
-        if args.command == "run" and force is None:
-            find_chapter(root, args.chapter)
-        _report(build_site(root, args.profile, args.strict, force))
+        only = [find_chapter(root, args.chapter).id] if args.command == "run" else None
+        _report(build_site(root, args.profile, args.strict, only, getattr(args, "force", False),
+                           args.jobs, args.verbose))
         return 0
-    except (ChapterError, ProfileError, SiteError) as exc:
+    except (ChapterError, ProfileError, SiteError, RequirementError) as exc:
         print(f"cnnbook: error: {exc}", file=sys.stderr)
         return 2
+    except ExecutionFailed as exc:
+        print(f"cnnbook: a cell failed; nothing was rendered.\n{exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import torch
 from cnnbook.profiles import Profile, get_profile
 
 PROVENANCE_MIME = "application/vnd.cnnbook.provenance+json"
+#: The order of the "Versions" entry of the box.
+VERSION_ORDER = ("python", "torch", "cnnbook", "sympy", "numpy")
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,10 @@ class Provenance:
 
     def record(self) -> dict:
         """The provenance as plain data (what the box shows)."""
-        versions = {"python": platform.python_version(), "torch": torch.__version__}
-        for package in ("cnnbook", "sympy", "numpy"):
-            versions[package] = metadata.version(package)
+        # a list of pairs, not a mapping: a notebook stored as JSON keeps list order (its mappings
+        # may come back sorted), so the box lists the versions in this order on every build
+        versions = [["python", platform.python_version()], ["torch", torch.__version__]]
+        versions += [[package, metadata.version(package)] for package in VERSION_ORDER[2:]]
         return {
             "profile": self.profile.name,
             "data": [asdict(source) for source in self.data],
@@ -71,6 +74,14 @@ class Provenance:
         return ProvenanceBox(self.record())
 
 
+def version_pairs(versions: list | dict) -> list[tuple[str, str]]:
+    """``(package, version)`` in the box's order, from a record's list (or a mapping cached by an
+    older ``record``, whose order a JSON round trip may have changed)."""
+    pairs = [tuple(pair) for pair in (versions.items() if isinstance(versions, dict) else versions)]
+    rank = {name: i for i, name in enumerate(VERSION_ORDER)}
+    return sorted(pairs, key=lambda pair: (rank.get(pair[0], len(rank)), pair[0]))
+
+
 class ProvenanceBox:
     """Display object for a provenance record (custom mime type plus a plain-text fallback)."""
 
@@ -81,5 +92,5 @@ class ProvenanceBox:
         r = self.record
         data = "; ".join(d["name"] for d in r["data"]) or "none"
         text = (f"profile={r['profile']} data={data} device={r['device']} seed={r['seed']} "
-                f"wall_time={r['wall_time']}s " + " ".join(f"{k}={v}" for k, v in r["versions"].items()))
+                f"wall_time={r['wall_time']}s " + " ".join(f"{k}={v}" for k, v in version_pairs(r["versions"])))
         return {PROVENANCE_MIME: r, "text/plain": text}

@@ -19,7 +19,7 @@ from sphinx import addnodes
 from cnnbook.book.display import TABLE_MIME, format_cell
 from cnnbook.book.labels import label
 from cnnbook.errata import ERRATA_MIME
-from cnnbook.provenance import PROVENANCE_MIME
+from cnnbook.provenance import PROVENANCE_MIME, version_pairs
 
 _INLINE_MATH = re.compile(r"\$([^$]+)\$")
 
@@ -74,7 +74,7 @@ def _data_text(source: dict, language: str) -> str:
 
 def _provenance(record: dict, language: str) -> list[nodes.Node]:
     data = "; ".join(_data_text(s, language) for s in record["data"]) or label("data_none", language)
-    versions = ", ".join(f"{name} {version}" for name, version in record["versions"].items())
+    versions = ", ".join(f"{name} {version}" for name, version in version_pairs(record["versions"]))
     rows = [
         [label("profile", language), label(f"profile_{record['profile']}", language)],
         [label("data", language), data],

@@ -21,12 +21,15 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnbook.book.site import BUILDS, LanguageBuild, SiteError, build_environment, run_build
+from cnnbook.book.site import BUILDS, LanguageBuild, SiteError, prepare, run_build
 
 PDF_DIR = "_build/pdf"
 #: Overfull boxes up to this size (points) are invisible in print; larger ones are reported.
 OVERFULL_TOLERANCE = 3.0
 TOOLS = ("xelatex", "latexmk")
+#: LaTeX packages that book/_latex and Sphinx's LaTeX need beyond a base TeX Live (see PDF_DEPS in the Makefile).
+TEX_PACKAGES = ("xepersian", "polyglossia", "fontspec", "changepage", "newunicodechar", "etoolbox", "xcolor",
+                "fncychap", "titlesec", "tabulary", "framed", "wrapfig", "capt-of", "needspace")
 _OVERFULL = re.compile(r"^Overfull \\([hv])box \(([\d.]+)pt too (?:wide|high)\)(.*)$", re.MULTILINE)
 #: pdftotext crop of an A4 page to the text block (points): no running heads or page numbers.
 _BODY_AREA = ("-x", "0", "-y", "55", "-W", "596", "-H", "720")
@@ -70,12 +73,24 @@ def pdf_path(root: Path, language: str) -> Path:
     return root / PDF_DIR / f"cnn-book-{language}.pdf"
 
 
+def installed_tex_packages(names: tuple[str, ...]) -> set[str]:
+    """Those of the LaTeX packages ``names`` that TeX finds (one ``kpsewhich`` call; all when TeX has none)."""
+    if shutil.which("kpsewhich") is None:
+        return set(names)
+    result = subprocess.run(["kpsewhich", *(f"{name}.sty" for name in names)], capture_output=True, text=True)
+    return {Path(line).stem for line in result.stdout.splitlines() if line.strip()}
+
+
 def check_tools() -> None:
-    """Fail with one clear message when the TeX toolchain is not installed."""
+    """Fail with one clear message when the TeX toolchain or a LaTeX package it needs is not installed."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         raise PdfError(f"{' and '.join(missing)} not found: the PDF needs TeX Live with XeLaTeX and xepersian; "
                        "install it with `make pdf-deps` (Debian/Ubuntu, see the README)")
+    packages = [name for name in TEX_PACKAGES if name not in installed_tex_packages(TEX_PACKAGES)]
+    if packages:
+        raise PdfError(f"LaTeX package(s) {', '.join(packages)} not found by TeX (kpsewhich): "
+                       "install them with `make pdf-deps` (Debian/Ubuntu, see the README)")
 
 
 def parse_log(log: str) -> tuple[int, list[Overfull]]:
@@ -130,9 +145,10 @@ def build_pdf(root: Path, build: LanguageBuild, strict: bool, env: dict[str, str
 
 def build_pdfs(root: Path, profile: str | None = None, strict: bool = True,
                languages: tuple[str, ...] = ("en", "fa")) -> list[PdfReport]:
-    """Build the PDF edition of each language from the shared execution cache."""
+    """Build the PDF edition of each language from the shared execution cache (stale chapters are
+    executed first, in parallel, as for the site)."""
     check_tools()
-    env = build_environment(profile)
+    env = prepare(root, profile).env
     return [build_pdf(root, build, strict, env) for build in BUILDS if build.language in languages]
 
 

@@ -5,6 +5,8 @@
   the other profile leaves it out.
 - ``source-read`` appends each notebook page's execution key (``fingerprint``) as a hidden cell,
   so jupyter-cache re-executes a page when a ``cnnbook`` module it imports or the profile changes.
+  A page that ``cnnbook run`` leaves stale (``$CNNBOOK_PINS``, see ``cnnbook.book.execution``)
+  gets the key of its most recent execution instead, and a visible notice that says so.
 - ``env-get-outdated`` re-reads every notebook page read under another key (package edited,
   profile switched) or whose execution is no longer in the cache (``cnnbook run --force``);
   Sphinx alone would keep its stale outputs because the page source itself did not change.
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
+from cnnbook.book.execution import PINS_ENV, Pin, pin_notice, read_pins, with_notice
 from cnnbook.book.fingerprint import execution_key, is_notebook_page, with_execution_key
 from cnnbook.book.languages import LANGUAGES, counterpart_docname, site_relative_url
 from cnnbook.profiles import ProfileError, get_profile
@@ -64,11 +68,32 @@ def _read_keys(env: BuildEnvironment) -> dict[str, str]:
     return env.cnnbook_keys
 
 
+def _pins(app: Sphinx) -> dict[str, Pin]:
+    """The pins of this build (read once per process)."""
+    if not hasattr(app, "_cnnbook_pins"):
+        app._cnnbook_pins = read_pins(os.environ.get(PINS_ENV))
+    return app._cnnbook_pins
+
+
+def _effective_key(app: Sphinx, docname: str, text: str) -> tuple[str, Pin | None]:
+    """The key the page is read with: its own, or the pinned key of its last execution."""
+    pin = _pins(app).get(Path(docname).name)
+    if pin is not None:
+        return pin.key, pin
+    return execution_key(text, _package_dir(app)), None
+
+
+def _read_as(key: str, pin: Pin | None) -> str:
+    """What a page was read with: its key and, when pinned, the notice it got."""
+    return key if pin is None else f"{key} pinned {pin.reason} {pin.profile} {pin.executed_at} {pin.command}"
+
+
 def _inject_key(app: Sphinx, docname: str, source: list[str]) -> None:
     if is_notebook_page(source[0]):
-        key = execution_key(source[0], _package_dir(app))
-        _read_keys(app.env)[docname] = key
-        source[0] = with_execution_key(source[0], key)
+        key, pin = _effective_key(app, docname, source[0])
+        _read_keys(app.env)[docname] = _read_as(key, pin)
+        text = source[0] if pin is None else with_notice(source[0], pin_notice(pin, app.config.language or "en"))
+        source[0] = with_execution_key(text, key)
 
 
 def _purge_key(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
@@ -117,8 +142,8 @@ def _unexecuted_notebooks(app: Sphinx, env: BuildEnvironment, added: set[str], c
         text = path.read_text(encoding="utf-8")
         if not is_notebook_page(text):
             continue
-        key = execution_key(text, _package_dir(app))
-        if read_keys.get(docname) != key:
+        key, pin = _effective_key(app, docname, text)
+        if read_keys.get(docname) != _read_as(key, pin):
             stale.append(docname)
             continue
         notebook = read_myst_markdown_notebook(with_execution_key(text, key))
