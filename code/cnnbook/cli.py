@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnbook.book.chapters import ChapterError, chapters, find_chapter
+from cnnbook.book.chapters import Chapter, ChapterError, find_chapter
 from cnnbook.book.execution import ExecutionFailed, statuses, units
 from cnnbook.book.pdf import OVERFULL_TOLERANCE, PdfReport, build_pdfs
 from cnnbook.book.requirements import RequirementError
@@ -95,13 +95,9 @@ def _report(report: BuildReport) -> None:
 
 def _chapters(root, profile: str | None) -> None:
     """Per notebook page: titles, whether it is up to date for ``profile``, when and where it last ran."""
-    titles = {chapter.id: chapter for chapter in chapters(root)}
     for status in statuses(root, profile, units(root)):
-        chapter = titles.get(status.unit.id)
-        if chapter is not None:
-            print(f"{chapter.id}  {chapter.title('en')}  |  {chapter.title('fa')}")
-        else:
-            print(status.unit.id)
+        page = Chapter(status.unit.id, status.unit.docname, root)  # a chapter or another notebook page
+        print(f"{page.id}  {page.title('en')}  |  {page.title('fa')}")
         last = status.latest
         ran = (f"last ran {last.executed_at.replace('T', ' ').replace('+00:00', ' UTC')} on the {last.profile} "
                f"profile" + (f" ({last.seconds:.0f} s)" if last.seconds is not None else "")) if last else "never ran"
