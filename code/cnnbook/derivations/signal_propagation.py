@@ -100,6 +100,16 @@ def initialisation() -> Derivation:
                               n_out / 2 * var_w * sp.Symbol(r"\operatorname{Var}(\partial \mathcal{L}/\partial y_l)")),
         },
         identities=identities,
+        statements={
+            **{f"variance_n{fan_in}": rf"\operatorname{{Var}}\Big(\sum_{{i=1}}^{{{fan_in}}} w_i x_i\Big) "
+               rf"= {fan_in}\,\sigma_w^2\,(\sigma_x^2 + \mu_x^2)" for fan_in in FAN_INS},
+            "relu_halves": r"\mathbb{E}[\operatorname{ReLU}(y)^2] = \sigma^2/2 \quad (y \sim \mathcal{N}(0, \sigma^2))",
+            "he_gain_is_one": r"\tfrac{n_{in}}{2}\,\sigma^2_{w,\mathrm{He}} = 1",
+            "xavier_gain_relu": r"\tfrac{n_{in}}{2}\,\sigma^2_{w,\mathrm{Xavier}} = \tfrac{1}{2} \quad (n_{out} = n_{in})",
+            "xavier_gain_linear": r"n_{in}\,\sigma^2_{w,\mathrm{Xavier}} = 1 \quad (n_{out} = n_{in})",
+            "xavier_uniform_bound": r"\operatorname{Var}\,U\big(\pm\sqrt{6/(n_{in}+n_{out})}\big) = \sigma^2_{w,\mathrm{Xavier}}",
+            "he_uniform_bound": r"\operatorname{Var}\,U\big(\pm\sqrt{6/n_{in}}\big) = \sigma^2_{w,\mathrm{He}}",
+        },
     )
 
 
