@@ -83,8 +83,19 @@ def test_light_vgg_by_stage_and_efficientnet_scaling():
 def test_mobile_runs_follow_the_profile_and_matched_cnn_is_close_in_cost():
     quick = architectures.mobile_runs(profiles.get_profile("quick"), 10)
     full = architectures.mobile_runs(profiles.get_profile("full"), 10)
-    assert {side for _, side in quick.values()} == {16, 8} and max(s for _, s in full.values()) == 32
-    assert "v1_a100_s32" in full and "v1_a100_s16" not in quick and "v2relu_a25_s16" in quick
+    assert {side for _, side in quick.values()} == {32, 16} and max(s for _, s in full.values()) == 32
+    assert "v1_a100_s32" in full and "v1_a100_s32" not in quick and "v2relu_a25_s32" in quick
+    assert {"v1_a25_s24", "v1_a25_s16"} <= set(full) and "plain_s32" in quick
     target = complexity.cost(lambda: models.small_inception(10), (3, 32, 32)).macs
     plain = complexity.cost(architectures.matched_plain_cnn(target), (3, 32, 32)).macs
     assert abs(plain - target) / target < 0.1
+
+
+def test_mobile_settings_are_shared_and_the_quick_study_has_more_images():
+    quick = architectures.mobile_settings(profiles.get_profile("quick"))
+    full = architectures.mobile_settings(profiles.get_profile("full"))
+    assert full.images is None and full.lr == architectures.CHAPTER_LR and full.side == quick.side == 32
+    assert full.epochs is None and quick.epochs < profiles.get_profile("quick").epochs(8, 30)
+    assert quick.images > architectures.QUICK_TRAIN_IMAGES and quick.lr > architectures.CHAPTER_LR
+    _, fit_part, validation, test = architectures.image_data(profiles.get_profile("quick"), quick.images)
+    assert (len(fit_part), len(validation)) == (int(0.8 * quick.images), int(0.2 * quick.images))
