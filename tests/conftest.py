@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 
-def notebook_page(title: str, code: str) -> str:
-    """A MyST notebook page with one code cell, as the book's pages are written."""
-    return f"""---
+#: The front matter of a MyST notebook page, as the book's pages start.
+FRONT_MATTER = """---
 jupytext:
   text_representation:
     format_name: myst
@@ -13,12 +12,12 @@ kernelspec:
   name: python3
   display_name: Python 3
 ---
-# {title}
-
-```{{code-cell}} ipython3
-{code}
-```
 """
+
+
+def notebook_page(title: str, code: str) -> str:
+    """A MyST notebook page with one code cell, as the book's pages are written."""
+    return f"{FRONT_MATTER}# {title}\n\n```{{code-cell}} ipython3\n{code}\n```\n"
 
 
 SMALL_CONFIG = """title: Demo

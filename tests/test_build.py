@@ -11,26 +11,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import cnnbook_command, small_book
+from conftest import FRONT_MATTER, cnnbook_command, small_book
 
 from cnnbook.book.execution import Pin, pin_notice, with_notice
 from cnnbook.provenance import VERSION_ORDER, version_pairs
 
-FRONT = """---
-jupytext:
-  text_representation:
-    format_name: myst
-kernelspec:
-  name: python3
-  display_name: Python 3
----
-"""
 
 
 def chapter(title: str, cells: list[str], prose: str = "") -> str:
     """A page with ``cells`` as code cells and ``prose`` after them."""
     body = "".join(f"\n```{{code-cell}} ipython3\n{cell}\n```\n" for cell in cells)
-    return f"{FRONT}# {title}\n{body}\n{prose}\n"
+    return f"{FRONT_MATTER}# {title}\n{body}\n{prose}\n"
 
 
 ALPHA = chapter("Alpha", [

@@ -46,11 +46,16 @@ def _toc_files(node: object) -> list[str]:
     return []
 
 
+def toc_docnames(root: Path) -> list[str]:
+    """Docnames of the English table of contents in reading order: its root page, then every file."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    return [toc.get("root", "")] + _toc_files(toc)
+
+
 def chapters(root: Path) -> list[Chapter]:
     """Chapters in table-of-contents order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     result = []
-    for docname in _toc_files(toc):
+    for docname in toc_docnames(root):
         match = _CHAPTER_FILE.match(docname)
         if match:
             result.append(Chapter(match.group(1), docname, root))

@@ -30,8 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from cnnbook.book.chapters import toc_docnames
 from cnnbook.book.fingerprint import (KEY_CELL_MARKER, execution_key, is_notebook_page, module_closure, page_imports,
                                       with_execution_key)
 from cnnbook.profiles import get_profile
@@ -152,21 +151,10 @@ class Result:
     executed_at: str = ""  # when the execution finished (ISO 8601, UTC)
 
 
-def _toc_files(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["file"]] if "file" in node else []
-        for key in ("parts", "chapters", "sections"):
-            for child in node.get(key, []) or []:
-                found += _toc_files(child)
-        return found
-    return []
-
-
 def units(root: Path) -> list[Unit]:
     """The notebook pages of the English table of contents, in its order (chapters get ``chNN``)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     found = []
-    for docname in [toc.get("root", "")] + _toc_files(toc):
+    for docname in toc_docnames(root):
         path = root / f"{docname}.md"
         if not docname or not path.is_file() or not is_notebook_page(path.read_text(encoding="utf-8")):
             continue
