@@ -13,7 +13,7 @@ Guarantees (checked in ``tests/test_errata.py``):
 - every entry links to a ``(label)=`` that exists on the English and the Persian pages, and the
   build resolves the link as a cross-reference (HTML and LaTeX alike);
 - ids are seed ids, *answer* entries come from the student answer sheets, entries are unique;
-- no result is typed: a number the texts cite is a ``<<name>>`` placeholder that ``values``
+- no result is typed: a number the texts cite is a ``<<name>>`` slot that ``values``
   computes with the package (the sheets' own givens, such as the 16×16 target, may be written).
 
 Texts are plain prose with inline math in ``$...$`` (rendered as math in both builds).
@@ -39,7 +39,7 @@ _PART_ORDER = {"T": 0, "Q": 0, "P": 1}  # in S1 the theory questions (T) come be
 
 
 class ErratumError(ValueError):
-    """An entry that cannot be shown: bad id or kind, or a placeholder without a value."""
+    """An entry that cannot be shown: bad id or kind, or a ``<<name>>`` slot without a value."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Erratum:
     """One correction: ``claim`` (paraphrased, never pasted) and ``truth`` in both languages.
 
     ``target`` is the label of the section that shows the correction; ``values`` computes the
-    numbers the texts cite as ``<<name>>`` placeholders.
+    numbers the texts cite as ``<<name>>`` slots.
     """
 
     id: str
@@ -68,7 +68,7 @@ class Erratum:
             raise ErratumError(f"{self.id}: only the answer sheets {ANSWER_SHEETS} have student answers to correct")
 
     def text(self, part: Literal["claim", "truth"], language: str) -> str:
-        """The raw text, with its placeholders."""
+        """The raw text, with its ``<<name>>`` slots."""
         if language not in LANGUAGES:
             raise ErratumError(f"language must be one of {LANGUAGES}, not {language!r}")
         return getattr(self, f"{part}_{language}")
@@ -79,7 +79,7 @@ class Erratum:
                 for name in PLACEHOLDER.findall(self.text(part, language))}
 
     def render(self, language: str, values: Mapping[str, Any] | None = None) -> dict[str, str]:
-        """Claim and truth in ``language`` with the placeholders filled in."""
+        """Claim and truth in ``language`` with the ``<<name>>`` slots filled in."""
         if values is None:
             values = dict(self.values()) if self.values is not None else {}
 
@@ -95,7 +95,7 @@ class Erratum:
 def format_value(value: Any, language: str) -> str:
     """A computed value as prose: integers with thousands separators, sequences as a list, shapes with ×."""
     if isinstance(value, bool):
-        raise ErratumError("a yes/no value belongs in the text, not in a placeholder")
+        raise ErratumError("a yes/no value belongs in the text, not in a <<name>> slot")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
