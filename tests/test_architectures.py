@@ -99,3 +99,9 @@ def test_mobile_settings_are_shared_and_the_quick_study_has_more_images():
     assert quick.images > architectures.QUICK_TRAIN_IMAGES and quick.lr > architectures.CHAPTER_LR
     _, fit_part, validation, test = architectures.image_data(profiles.get_profile("quick"), quick.images)
     assert (len(fit_part), len(validation)) == (int(0.8 * quick.images), int(0.2 * quick.images))
+
+
+def test_xception_flows_give_the_papers_shapes_and_sum_to_the_whole_network():
+    shapes, params = architectures.xception_flows()
+    assert shapes == {"entry_flow": "728×19×19", "middle_flow": "728×19×19", "exit_flow": "2048×10×10"}
+    assert sum(params.values()) == sum(p.numel() for p in models.xception().parameters())

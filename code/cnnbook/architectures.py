@@ -370,3 +370,20 @@ def timm_xception() -> nn.Module:
         import timm
 
     return timm.create_model("legacy_xception", pretrained=False)
+
+
+XCEPTION_STAGES = ("entry_flow", "middle_flow", "exit_flow")
+
+
+def xception_flows() -> tuple[dict[str, str], dict[str, int]]:
+    """Output shape after each flow of Xception at 299×299 (computed on the meta device, no weights)
+    and the parameters of each flow and of the classifier."""
+    shapes = {}
+    with torch.device("meta"), torch.no_grad():
+        net = models.xception().eval()
+        x = torch.zeros(1, 3, models.XCEPTION_INPUT, models.XCEPTION_INPUT)
+        for name in XCEPTION_STAGES:
+            x = getattr(net, name)(x)
+            shapes[name] = arithmetic.format_shape(x.shape[1:])
+    params = {name: sum(p.numel() for p in getattr(net, name).parameters()) for name in (*XCEPTION_STAGES, "classifier")}
+    return shapes, params

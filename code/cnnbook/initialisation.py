@@ -188,3 +188,22 @@ def filter_spread(layer: nn.Conv2d) -> float:
 def filter_scale(layer: nn.Conv2d) -> float:
     """Largest absolute weight of the layer (so a spread of zero is not mistaken for all-zero filters)."""
     return float(layer.weight.detach().abs().max())
+
+
+def symmetry_study(train: torch.utils.data.TensorDataset, validation: torch.utils.data.TensorDataset, seed: int = 0,
+                   width: int = 8, epochs: int = 5) -> pd.DataFrame:
+    """Train a ``SymmetryNet`` under each of ``SYMMETRY_SCHEMES`` (cached runs, same data, epochs and seed)
+    and report, per scheme, the filter spread of both layers, the second layer's largest weight and
+    the final accuracies (%)."""
+    from cnnbook import training
+
+    rows = []
+    with training.threads(1):
+        for scheme in SYMMETRY_SCHEMES:
+            run = training.fit(symmetry_net(scheme, seed, width), train, validation, epochs=epochs, seed=seed,
+                               name=f"ch07-symmetry-{scheme}-{width}")
+            rows.append({"key": f"{scheme}_width{width}", "spread1": filter_spread(run.model.conv1),
+                         "spread2": filter_spread(run.model.conv2), "scale2": filter_scale(run.model.conv2),
+                         "train_accuracy": 100 * run.history.train_accuracy.iloc[-1],
+                         "val_accuracy": 100 * run.history.val_accuracy.iloc[-1]})
+    return pd.DataFrame(rows)

@@ -235,3 +235,32 @@ def single_image_accuracy(model: nn.Module, data: torch.utils.data.TensorDataset
     images, labels = data.tensors[0].to(device), data.tensors[1].to(device)
     predicted = torch.cat([probe(images[i:i + 1]).argmax(dim=1) for i in range(len(images))])
     return float((predicted == labels).float().mean())
+
+
+def seeded_net(norm: str, seed: int = 0) -> NormNet:
+    """``NormNet(norm)`` built right after seeding, so every normalisation starts from the same
+    convolution weights."""
+    from cnnbook import training
+
+    training.seed_everything(seed)
+    return NormNet(norm)
+
+
+def batch_size_study(data: torch.utils.data.TensorDataset, validation: torch.utils.data.TensorDataset,
+                     seed: int = 0) -> pd.DataFrame:
+    """One epoch with batches of one image for every normalisation of ``NORMS``, and with batches of 32
+    for ``none`` and ``batch`` (the control); per run the validation accuracy (%) in evaluation mode and
+    when each image is passed alone in training mode (cached runs, same data and seed)."""
+    from cnnbook import training
+
+    plan = [(norm, 1) for norm in NORMS] + [(norm, 32) for norm in ("none", "batch")]
+    rows = []
+    with training.threads(1):
+        for norm, batch_size in plan:
+            run = training.fit(seeded_net(norm, seed), data, validation, epochs=1, batch_size=batch_size, seed=seed,
+                               name=f"ch07-norm-{norm}-{batch_size}")
+            rows.append({"key": f"{norm}_{batch_size}", "norm": norm, "batch_size": batch_size,
+                         "val_accuracy": 100 * run.history.val_accuracy.iloc[-1],
+                         "single_accuracy": 100 * single_image_accuracy(run.model, validation),
+                         "seconds": run.seconds})
+    return pd.DataFrame(rows)
