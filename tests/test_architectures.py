@@ -105,3 +105,10 @@ def test_xception_flows_give_the_papers_shapes_and_sum_to_the_whole_network():
     shapes, params = architectures.xception_flows()
     assert shapes == {"entry_flow": "728×19×19", "middle_flow": "728×19×19", "exit_flow": "2048×10×10"}
     assert sum(params.values()) == sum(p.numel() for p in models.xception().parameters())
+
+
+def test_light_vgg_against_vgg16_totals_are_the_sums_of_the_stages():
+    by_stage, facts = architectures.light_vgg_against_vgg16()
+    assert facts["light_params"] == by_stage.params_light.sum() == sum(p.numel() for p in models.light_vgg().parameters())
+    assert facts["vgg16_params"] == by_stage.params_vgg16.sum()
+    assert facts["flat_light"] == 2048 and facts["param_ratio"] == facts["vgg16_params"] / facts["light_params"]

@@ -276,6 +276,27 @@ def vgg_by_stage(net: nn.Sequential, input_shape: Sequence[int]) -> pd.DataFrame
     return grouped[grouped.stage != "flatten"].reset_index(drop=True)
 
 
+def light_vgg_against_vgg16() -> tuple[pd.DataFrame, dict[str, float]]:
+    """S2.Q5(3): the light VGG (128×128) beside VGG16 with the same 8-class head (224×224), stage by
+    stage (output, parameters, MACs; columns ``*_light`` and ``*_vgg16``), and the facts the page
+    cites: totals, their ratios, the dense layers' shares, the flattened sizes and the pixel ratio."""
+    side = models.LIGHT_VGG_INPUT
+    light = vgg_by_stage(models.light_vgg(), (3, side, side))
+    vgg_8 = vgg_by_stage(models.vgg16(models.LIGHT_VGG_CLASSES), (3, 224, 224))
+    by_stage = light.merge(vgg_8, on="stage", suffixes=("_light", "_vgg16"))
+    flat = lambda build, s: arithmetic.analyze(build(), (3, s, s)).layer("flatten").out_shape[0]  # noqa: E731
+    facts: dict[str, float] = {"light_params": int(light.params.sum()), "vgg16_params": int(vgg_8.params.sum()),
+                               "light_macs": int(light.macs.sum()), "vgg16_macs": int(vgg_8.macs.sum())}
+    facts.update({
+        "param_ratio": facts["vgg16_params"] / facts["light_params"],
+        "mac_ratio": facts["vgg16_macs"] / facts["light_macs"],
+        "light_fc_share": 100 * light.params[light.stage.str.startswith(("fc", "logits"))].sum() / facts["light_params"],
+        "vgg_fc1_share": 100 * vgg_8.params[vgg_8.stage == "fc1"].sum() / facts["vgg16_params"],
+        "flat_light": flat(models.light_vgg, side), "flat_vgg16": flat(models.vgg16, 224),
+        "pixel_ratio": (224 / side) ** 2})
+    return by_stage, facts
+
+
 # --------------------------------------------------------------------------- EfficientNet's scaling, measured
 def efficientnet_scaling(names: Sequence[str] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")) -> pd.DataFrame:
     """The paper's compound scaling (``models.scaling_table``) beside torchvision's B0…B7 at their
