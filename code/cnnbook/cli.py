@@ -1,4 +1,4 @@
-"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | data [names] | benchmark``.
+"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | data [names] | benchmark | layers``.
 
 ``build`` executes every stale chapter (in parallel) and builds the whole bilingual site (what
 ``make book`` calls); ``run`` brings one chapter up to date (re-executing it if its code, the
@@ -6,12 +6,14 @@ package or the profile changed, or always with ``--force``) and rebuilds the sit
 leaving other stale chapters with their most recent outputs and a notice; ``chapters`` says
 which chapters are up to date; ``pdf`` builds the two PDF editions from the same executed
 outputs (what ``make pdf`` calls); ``data`` checks (and downloads, where allowed) the real data
-sets of the full profile; ``benchmark`` times cold, warm and one-chapter builds in a copy.
+sets of the full profile; ``benchmark`` times cold, warm and one-chapter builds in a copy;
+``layers`` is the book's layer calculator (``cnnbook.calculator``) for any network.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from cnnbook.book.chapters import Chapter, ChapterError, find_chapter
@@ -61,7 +63,37 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--root", help="data folder (default: $CNNBOOK_DATA or data/ in the repository)")
     data.add_argument("--no-download", dest="download", action="store_const", const=False, default=None,
                       help="only check what is on disk (default: download unless $CNNBOOK_DOWNLOAD is 0)")
+    from cnnbook.calculator import FORMATS, GRAMMAR, LANGUAGES
+
+    layers = commands.add_parser(
+        "layers", help="the layer calculator: sizes, parameters, receptive fields and FLOPs of a network",
+        description="Per layer: output shape, weights, biases, receptive field, jump, MACs and FLOPs "
+                    "(cnnbook.arithmetic.analyze, as in Chapter 1), then the totals.",
+        epilog=GRAMMAR, formatter_class=argparse.RawDescriptionHelpFormatter)
+    layers.add_argument("layers", nargs="*", metavar="LAYER", help='one layer, e.g. "conv 64 5 stride=2"')
+    layers.add_argument("--input", required=True, metavar="SHAPE", help="input shape: CxL (1-D) or CxHxW (2-D)")
+    layers.add_argument("--file", help="read the layers from this file (one per line, '#' comments)")
+    layers.add_argument("--module", metavar="PACKAGE.MODULE:FACTORY",
+                        help="read the layers from a PyTorch model (a module or a function returning one)")
+    layers.add_argument("--language", choices=LANGUAGES, default="en", help="labels of the table (default: en)")
+    layers.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    layers.add_argument("--check", action="store_true",
+                        help="build the real PyTorch layers and confirm every shape and count")
     return parser
+
+
+def _layers(args: argparse.Namespace) -> int:
+    from cnnbook.calculator import CalculatorError, run  # torch is imported only here
+
+    try:
+        return run(args.layers, args.input, file=args.file, module=args.module, language=args.language,
+                   fmt=args.format, check=args.check)
+    except CalculatorError as exc:
+        print(f"cnnbook layers: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader stopped early (`cnnbook layers ... | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _data(names: list[str], root: str | None, download: bool | None) -> int:
@@ -120,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         root = project_root()
+        if args.command == "layers":
+            return _layers(args)
         if args.command == "data":
             return _data(args.names, args.root, args.download)
         if args.command == "benchmark":
