@@ -179,6 +179,14 @@ def test_a_site_older_than_its_pages_or_with_stale_chapters_is_stale(tmp_path: P
     assert any("ch03" in r for r in stale_reasons(tmp_path, check_execution=False))
 
 
+def test_the_publish_command_refuses_a_missing_site(tmp_path: Path, monkeypatch, capsys):
+    import cnnbook.cli
+
+    monkeypatch.setattr(cnnbook.cli, "project_root", lambda: tmp_path)
+    assert cnnbook.cli.main(["publish", "--folder", str(tmp_path / "www")]) == 2
+    assert "no built site" in capsys.readouterr().err and not (tmp_path / "www").exists()
+
+
 def test_publishing_into_a_folder_copies_the_site(tmp_path: Path):
     site = tmp_path / "site"
     (site / "fa").mkdir(parents=True)

@@ -6,8 +6,9 @@ package or the profile changed, or always with ``--force``) and rebuilds the sit
 leaving other stale chapters with their most recent outputs and a notice; ``chapters`` says
 which chapters are up to date; ``pdf`` builds the two PDF editions from the same executed
 outputs (what ``make pdf`` calls); ``publish`` puts the built site on the ``gh-pages`` branch of a
-git remote or into a folder (``make publish``), refusing a missing or stale site; ``data`` checks (and downloads, where allowed) the real data
-sets of the full profile; ``benchmark`` times cold, warm and one-chapter builds in a copy.
+git remote or into a folder (``make publish``), refusing a missing or stale site; ``data``
+checks (and downloads, where allowed) the real data sets of the full profile; ``benchmark`` times
+cold, warm and one-chapter builds in a copy.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
 
             from cnnbook.book.publish import publish
 
-            print(f"[cnnbook] {publish(root, Path(args.folder) if args.folder else None, args.remote, args.branch, args.profile, args.message)}")
+            folder = Path(args.folder) if args.folder else None
+            print(f"[cnnbook] {publish(root, folder, args.remote, args.branch, args.profile, args.message)}")
             return 0
         if args.command == "pdf":
             for report in build_pdfs(root, args.profile, args.strict, tuple(args.language or ("en", "fa"))):

@@ -12,9 +12,10 @@ image loads and search engines is the block's ``:alt:`` option, written in the p
     ```
 
 A figure without one still gets a description (``describe_images``, run on every page as it is
-read): the first sentence of its caption, cut to ``MAX_WORDS`` words; an image with no caption
-(a plot a code cell shows directly) gets ``FALLBACK`` in the page's language. Without this,
-Sphinx would write the image's file path as its alt text.
+read and again once it is resolved, for outputs pasted from another page): the first sentence of
+its caption, cut to ``MAX_WORDS`` words; an image with no caption (a plot a code cell shows
+directly) gets ``FALLBACK`` in the page's language. Without this, Sphinx would write the image's
+file path as its alt text.
 """
 
 from __future__ import annotations
@@ -68,3 +69,8 @@ def describe_images(app: Any, doctree: nodes.document) -> None:
         text = describe(image, language)
         if text is not None:
             image["alt"] = text
+
+
+def describe_resolved_images(app: Any, doctree: nodes.document, docname: str) -> None:
+    """``doctree-resolved``: the same for images pasted after the page was read (from another page)."""
+    describe_images(app, doctree)

@@ -35,7 +35,7 @@ from sphinx.util import logging
 
 from cnnbook.book.downloads import add_download_buttons, copy_notebooks
 from cnnbook.book.execution import PINS_ENV, Pin, pin_notice, read_pins, with_notice
-from cnnbook.book.figures import describe_images
+from cnnbook.book.figures import describe_images, describe_resolved_images
 from cnnbook.book.fingerprint import execution_key, is_notebook_page, with_execution_key
 from cnnbook.book.languages import LANGUAGES, counterpart_docname, site_relative_url
 from cnnbook.profiles import ProfileError, get_profile
@@ -232,6 +232,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-merge-info", _merge_keys)
     app.connect("html-page-context", _language_switch)
     app.connect("doctree-read", describe_images)
+    app.connect("doctree-resolved", describe_resolved_images)
     app.connect("html-page-context", add_download_buttons, priority=600)  # after the theme's menu
     app.connect("build-finished", copy_notebooks)
     app.connect("build-finished", _link_build_mathjax, priority=600)  # after sphinx-mathjax-offline's copy
