@@ -3,7 +3,8 @@
 The first tests need nothing built. The tests of the built site read ``_build/site`` (skipped
 when there is none, failing instead under ``CNNBOOK_REQUIRE_SITE=1``, as ``.ci/run`` sets after
 ``make book``); the browser tests also need Debian's ``chromium`` (``make browser-deps``) and
-serve the site from a local web server under a base path, with every other host unreachable.
+load it from ``file://`` and from a local web server under a base path, with every other host
+unreachable.
 """
 
 from __future__ import annotations
@@ -376,6 +377,20 @@ def test_a_chapter_renders_in_its_direction_with_code_and_math_left_to_right(ser
     assert any("_shared/mathjax/" in url for url in dom["resources"]), "MathJax did not load from the shared copy"
     assert not _foreign(dom["resources"]) and not _foreign(requested), \
         f"requests to other hosts: {_foreign(dom['resources'] + requested)[:5]}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_chapter_works_from_file_urls_with_the_shared_mathjax(served, language):
+    page = SITE / language / "book" / language / "ch02-why-convolution.html"
+    _, _, scratch = served
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+               f"--user-data-dir={scratch / 'profile-file'}", "--host-resolver-rules=MAP * ~NOTFOUND",
+               "--virtual-time-budget=20000", "--dump-dom", page.as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    root = re.search(r"<html\b[^>]*>", dom)
+    assert root, f"Chromium rendered nothing for {page.as_uri()}"
+    assert ('dir="rtl"' in root.group(0)) == (language == "fa")
+    assert "<mjx-container" in dom, "MathJax did not typeset the page from file://"
 
 
 def test_searching_the_persian_edition_for_a_word_with_a_half_space_finds_its_page(served):
