@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PDF_DEPS := texlive-xetex texlive-lang-arabic texlive-latex-extra texlive-fonts-recommended latexmk poppler-utils
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install book test pdf pdf-deps clean distclean
+.PHONY: install book test pdf pdf-deps browser-deps publish clean distclean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,15 @@ pdf-deps:                ## install the TeX packages the PDF editions need (Debi
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PDF_DEPS)
 
+browser-deps:            ## install Chromium for the browser tests of the site (Debian/Ubuntu, apt-get)
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
 pdf: install             ## build the PDF editions in _build/pdf from the executed outputs (needs pdf-deps)
 	$(BIN)/cnnbook pdf
+
+publish: install         ## put the built site on the gh-pages branch of origin (REMOTE=..., or FOLDER=...)
+	$(BIN)/cnnbook publish $(if $(FOLDER),--folder $(FOLDER),--remote $(or $(REMOTE),origin))
 
 clean:                   ## remove build outputs (keeps the execution cache)
 	rm -rf _build/html _build/latex _build/pdf _build/fa _build/site _build/jupyter_execute _build/logs _build/report.json _build/cnnbook-pins.json

@@ -1,13 +1,15 @@
-"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | data [names] | benchmark | layers``.
+"""Command line: ``cnnbook chapters | build | run <chapter> | pdf | publish | data [names] | benchmark | layers``.
 
 ``build`` executes every stale chapter (in parallel) and builds the whole bilingual site (what
 ``make book`` calls); ``run`` brings one chapter up to date (re-executing it if its code, the
 package or the profile changed, or always with ``--force``) and rebuilds the site around it,
 leaving other stale chapters with their most recent outputs and a notice; ``chapters`` says
 which chapters are up to date; ``pdf`` builds the two PDF editions from the same executed
-outputs (what ``make pdf`` calls); ``data`` checks (and downloads, where allowed) the real data
-sets of the full profile; ``benchmark`` times cold, warm and one-chapter builds in a copy;
-``layers`` is the book's layer calculator (``cnnbook.calculator``) for any network.
+outputs (what ``make pdf`` calls); ``publish`` puts the built site on the ``gh-pages`` branch of a
+git remote or into a folder (``make publish``), refusing a missing or stale site; ``data``
+checks (and downloads, where allowed) the real data sets of the full profile; ``benchmark`` times
+cold, warm and one-chapter builds in a copy; ``layers`` is the book's layer calculator
+(``cnnbook.calculator``) for any network.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     add_profile(pdf)
     pdf.add_argument("--no-strict", dest="strict", action="store_false",
                      help="do not turn Sphinx warnings into errors")
+    publish = commands.add_parser("publish", help="put _build/site on the gh-pages branch of a git remote "
+                                  "(ghp-import) or into a folder; refuses a missing or stale site")
+    publish.add_argument("--remote", default="origin", help="git remote (name or URL) to push to (default: origin)")
+    publish.add_argument("--branch", default="gh-pages", help="branch that holds the site (default: gh-pages)")
+    publish.add_argument("--folder", help="copy the site into this folder instead of pushing it")
+    publish.add_argument("--message", default="Publish the book", help="commit message on the branch")
+    add_profile(publish)
     from cnnbook.book.benchmark import add_arguments
 
     add_arguments(commands.add_parser("benchmark", help="time cold, warm and one-chapter builds in a copy of the book"))
@@ -163,6 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         get_profile(args.profile)  # validate before any work
         if args.command == "chapters":
             _chapters(root, args.profile)
+            return 0
+        if args.command == "publish":
+            from pathlib import Path
+
+            from cnnbook.book.publish import publish
+
+            folder = Path(args.folder) if args.folder else None
+            print(f"[cnnbook] {publish(root, folder, args.remote, args.branch, args.profile, args.message)}")
             return 0
         if args.command == "pdf":
             for report in build_pdfs(root, args.profile, args.strict, tuple(args.language or ("en", "fa"))):

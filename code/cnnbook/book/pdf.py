@@ -21,7 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnbook.book.site import BUILDS, LanguageBuild, SiteError, prepare, run_build
+from cnnbook.book.downloads import place_pdfs
+from cnnbook.book.site import BUILDS, SITE_DIR, LanguageBuild, SiteError, prepare, run_build
 
 PDF_DIR = "_build/pdf"
 #: Overfull boxes up to this size (points) are invisible in print; larger ones are reported.
@@ -149,7 +150,12 @@ def build_pdfs(root: Path, profile: str | None = None, strict: bool = True,
     executed first, in parallel, as for the site)."""
     check_tools()
     env = prepare(root, profile).env
-    return [build_pdf(root, build, strict, env) for build in BUILDS if build.language in languages]
+    try:
+        return [build_pdf(root, build, strict, env) for build in BUILDS if build.language in languages]
+    finally:  # a site built before links the PDFs that now exist (and no longer one that failed)
+        site = root / SITE_DIR
+        if (site / "index.html").is_file():
+            place_pdfs(site, root / PDF_DIR, root / "book" / "landing.html", tuple(b.language for b in BUILDS))
 
 
 # --- checking the text of a built PDF -----------------------------------------------------

@@ -7,7 +7,8 @@ to execute need (``cnnbook.book.requirements``), executes them in parallel worke
 the shared jupyter-cache, and only then runs the English build (``jupyter-book build .``, output
 ``_build/html``) and the Persian one (``--config _config.fa.yml --toc _toc.fa.yml --path-output
 _build/fa``); both read every page from the cache and execute nothing. ``assemble_site`` puts them
-under ``_build/site/{en,fa}`` next to a language-choice landing page; the build report (one row
+under ``_build/site/{en,fa}`` next to a language-choice landing page, one MathJax both editions
+share (``_build/site/_shared/mathjax``) and the PDF editions that exist; the build report (one row
 per page: executed, cached or stale; seconds; peak memory) is printed and written to
 ``_build/report.json``.
 """
@@ -23,6 +24,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cnnbook
 from cnnbook.book.chapters import Chapter
@@ -156,12 +158,16 @@ def run_build(build: LanguageBuild, root: Path, strict: bool, env: dict[str, str
     return executed
 
 
-def sync_tree(source: Path, target: Path) -> int:
-    """Make ``target`` a copy of ``source``, copying only files whose size or time differ; the count copied."""
+def sync_tree(source: Path, target: Path, skip: Callable[[Path], bool] = lambda relative: False) -> int:
+    """Make ``target`` a copy of ``source``, copying only files whose size or time differ; the count copied.
+
+    Paths (relative to ``source``) for which ``skip`` is true are left out, with everything under them."""
     copied = 0
     wanted = set()
     for path in source.rglob("*"):
         relative = path.relative_to(source)
+        if skip(relative) or any(skip(parent) for parent in relative.parents if parent != Path(".")):
+            continue
         wanted.add(relative)
         destination = target / relative
         if path.is_dir():
@@ -178,12 +184,29 @@ def sync_tree(source: Path, target: Path) -> int:
     return copied
 
 
+#: Where the site keeps the one MathJax both editions load (``mathjax_path`` in ``_config*.yml``
+#: points there: ``_static/../../_shared/mathjax``, relative, so any base path and file:// work).
+SHARED_MATHJAX = "_shared/mathjax"
+_EDITION_MATHJAX = Path("_static/mathjax")
+
+
+def left_out_of_site(relative: Path) -> bool:
+    """What the site leaves out of an edition: its own MathJax (the site has one shared copy) and
+    source maps (``*.map``, read only by a browser's developer tools)."""
+    return relative == _EDITION_MATHJAX or relative.suffix == ".map"
+
+
 def assemble_site(root: Path) -> Path:
-    """Mirror both builds under ``_build/site/<lang>/`` and add the language-choice page."""
+    """Mirror both builds under ``_build/site/<lang>/`` with one shared MathJax, add the
+    language-choice page and the PDF editions that have been built (``cnnbook.book.downloads``)."""
+    from cnnbook.book.downloads import place_pdfs
+    from cnnbook.book.pdf import PDF_DIR
+
     site = root / SITE_DIR
     for build in BUILDS:
-        sync_tree(root / build.html_dir, site / build.language)
-    shutil.copyfile(root / "book" / "landing.html", site / "index.html")
+        sync_tree(root / build.html_dir, site / build.language, left_out_of_site)
+    sync_tree(root / BUILDS[0].html_dir / _EDITION_MATHJAX, site / SHARED_MATHJAX)
+    place_pdfs(site, root / PDF_DIR, root / "book" / "landing.html", tuple(build.language for build in BUILDS))
     return site
 
 

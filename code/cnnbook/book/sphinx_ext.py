@@ -12,6 +12,9 @@
   Sphinx alone would keep its stale outputs because the page source itself did not change.
 - ``html-page-context`` gives templates the URL of the same page in the other language.
 - Theme strings get the book's own message catalogs (the themes have none for Persian).
+- The download menu offers the executed notebook and the edition's PDF (``cnnbook.book.downloads``).
+- Every image gets an alt text in the page's language (``cnnbook.book.figures``).
+- MathJax is loaded from one copy shared by both editions of the site (``cnnbook.book.site``).
 - LaTeX builds (the PDF editions) get the transforms of ``cnnbook.book.latex``.
 - A change to the static assets (CSS, JS, fonts) alone also triggers a write, since Sphinx copies
   them only when some page is written.
@@ -30,7 +33,9 @@ from sphinx.environment import BuildEnvironment
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
+from cnnbook.book.downloads import add_download_buttons, copy_notebooks
 from cnnbook.book.execution import PINS_ENV, Pin, pin_notice, read_pins, with_notice
+from cnnbook.book.figures import describe_images, describe_resolved_images
 from cnnbook.book.fingerprint import execution_key, is_notebook_page, with_execution_key
 from cnnbook.book.languages import LANGUAGES, counterpart_docname, site_relative_url
 from cnnbook.profiles import ProfileError, get_profile
@@ -59,6 +64,27 @@ def _check_config(app: Sphinx, config: Config) -> None:
     path = config.nb_execution_cache_path
     if path and not Path(path).is_absolute():
         config.nb_execution_cache_path = str((Path(app.srcdir) / path).resolve())
+
+
+#: ``mathjax_path`` of the HTML builds: the one MathJax of the assembled site, relative to
+#: ``_static`` (``_build/site/<lang>/_static/../../_shared/mathjax``), so it works under any base path.
+SHARED_MATHJAX_PATH = "../../_shared/mathjax/tex-chtml.js"
+
+
+def _share_mathjax(app: Sphinx, config: Config) -> None:
+    """Both editions load the site's shared MathJax (``cnnbook.book.site.SHARED_MATHJAX``), not a
+    copy of their own (``sphinx-mathjax-offline`` still writes one into each build's ``_static``)."""
+    config.mathjax_path = SHARED_MATHJAX_PATH
+
+
+def _link_build_mathjax(app: Sphinx, exception: Exception | None) -> None:
+    """``build-finished``: a single build's pages find MathJax where the site keeps it, one folder
+    up (``<outdir>/../_shared/mathjax``), as a link to the copy ``sphinx-mathjax-offline`` made."""
+    own = Path(app.outdir) / "_static" / "mathjax"
+    shared = Path(app.outdir).parent / "_shared" / "mathjax"
+    if exception is None and app.builder.format == "html" and own.is_dir() and not shared.exists():
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        shared.symlink_to(own.resolve(), target_is_directory=True)
 
 
 def _read_keys(env: BuildEnvironment) -> dict[str, str]:
@@ -198,10 +224,16 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("cnnbook.book.latex")
     _add_theme_catalogs(app)
     app.connect("config-inited", _check_config, priority=100)
+    app.connect("config-inited", _share_mathjax)
     app.connect("source-read", _inject_key)
     app.connect("env-get-outdated", _unexecuted_notebooks)
     app.connect("env-get-outdated", _changed_static)
     app.connect("env-purge-doc", _purge_key)
     app.connect("env-merge-info", _merge_keys)
     app.connect("html-page-context", _language_switch)
+    app.connect("doctree-read", describe_images)
+    app.connect("doctree-resolved", describe_resolved_images)
+    app.connect("html-page-context", add_download_buttons, priority=600)  # after the theme's menu
+    app.connect("build-finished", copy_notebooks)
+    app.connect("build-finished", _link_build_mathjax, priority=600)  # after sphinx-mathjax-offline's copy
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

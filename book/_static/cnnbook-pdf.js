@@ -1,0 +1,1 @@
+/* This edition's PDF is not part of the site: its links stay hidden. */
