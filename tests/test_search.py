@@ -121,6 +121,11 @@ def test_hyperband_prunes_with_the_pruner_and_the_frame_records_why(tmp_path):
     assert not random.pruned_because.fillna("").str.startswith("pruner").any()
     hyper = frame[frame.tuner == "hyperband"]
     assert hyper.spent.iloc[-1] <= random.spent.iloc[-1]
+    fig = search.progress_figure(frame)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["trials", "cumulative training epochs", "cumulative training time (s)"]
+    assert all(ax.get_legend() is not None for ax in fig.axes)
+    fig = search.slice_figure(frame, ["lr", "pooling"])
+    assert fig.axes[0].get_xscale() == "log" and fig.axes[1].get_xlabel() == "pooling"
 
 
 def test_summary_compares_at_an_equal_budget_of_epochs_and_chooses():

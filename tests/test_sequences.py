@@ -67,3 +67,17 @@ def test_faulty_pipelines_score_negative_and_the_correct_one_beats_yesterday(tmp
     assert table.loc["correct", "r2"] > table.loc["yesterday", "r2"] > 0.5
     with pytest.raises(ValueError, match="unknown pipeline"):
         sequences.forecast(sequences.gas_series(30), "shuffled")
+
+
+def test_figures_have_labelled_axes_and_legends():
+    import matplotlib.pyplot as plt
+
+    by_step = sequences.accuracy_by_step(sequences.SentimentRNN(), sequences.sentences(8, (5, 5)))
+    fig = sequences.steps_figure(by_step)
+    assert fig.axes[0].get_xlabel() and "5-word" in fig.axes[0].get_ylabel()
+    hours = np.arange(200, dtype=float)
+    results = {name: sequences.Forecast(name, hours, hours + 1, hours - 1, 0.0) for name in sequences.FAULTS}
+    fig2 = sequences.forecast_figure(results, start=10, hours=48)
+    ax = fig2.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and len(ax.get_legend().get_texts()) == len(sequences.FAULTS) + 2
+    plt.close("all")

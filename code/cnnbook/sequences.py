@@ -134,6 +134,17 @@ def accuracy_by_step(model: SentimentRNN, texts: list[list[str]]) -> pd.DataFram
                          "accuracy": (predicted == y[:, None]).float().mean(dim=0).numpy()})
 
 
+def steps_figure(by_step: pd.DataFrame):
+    """Accuracy against the number of words read (``accuracy_by_step``)."""
+    from cnnbook import plots
+
+    fig, axes = plots.figure(1, 1, panel=(4.2, 2.4))
+    axes[0][0].plot(by_step.step, 100 * by_step.accuracy, marker="o")
+    axes[0][0].set_xlabel("words read (state used for the softmax)")
+    axes[0][0].set_ylabel(f"accuracy on {len(by_step)}-word sentences (%)")
+    return fig
+
+
 def train_sentiment(count: int, epochs: int, seed: int = 0) -> tuple[training.Run, TensorDataset, list[list[str]]]:
     """Train ``SentimentRNN`` on ``count`` sentences (a fifth held out) and return the run and the
     held-out data with its words."""
