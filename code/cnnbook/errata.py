@@ -267,6 +267,20 @@ ERRATA: list[Erratum] = [
         truth_fa="در مواد تمرین عددهای پرسش از دست رفته و رقم‌های پاسخ درهم‌ریخته‌اند. کتاب یک ورودی "
                  "۳×۳ و یک فیلتر ۲×۲ می‌سازد که با همهٔ عددهای خوانا سازگارند و مثال را کامل حل می‌کند."),
     Erratum(
+        "S4.Q3", "premise", "ex-s4-q3",
+        claim_en="The gas-consumption notebook (an LSTM forecasting hourly use from the date, hour, "
+                 "month and temperature, with a negative R²) comes with the assignment.",
+        claim_fa="دفترچهٔ مصرف گاز (یک LSTM که مصرف ساعتی را از تاریخ، ساعت، ماه و دما پیش‌بینی "
+                 "می‌کند و R² منفی می‌گیرد) همراه تمرین داده شده است.",
+        truth_en="Neither the notebook nor its data are part of the material, so its own bug cannot "
+                 "be named. The book rebuilds the task on a seeded synthetic series, runs the common "
+                 "pipeline faults that give a negative R², and the corrected pipeline against a "
+                 "yesterday's-value baseline.",
+        truth_fa="نه دفترچه و نه داده‌هایش جزو مواد تمرین نیستند، پس اشکال خودِ آن را نمی‌توان نام برد. "
+                 "کتاب وظیفه را روی یک سری ساختگی با بذر ثابت بازسازی می‌کند، خطاهای رایج خط لوله را که "
+                 "R² منفی می‌دهند اجرا می‌کند، و خط لولهٔ اصلاح‌شده را در برابر خط پایهٔ مقدار دیروز "
+                 "می‌سنجد."),
+    Erratum(
         "S4.Q5", "premise", "ex-s4-q5",
         claim_en="The nine-layer stack can be built on the 256×256×3 input as given.",
         claim_fa="پشتهٔ نُه‌لایه را می‌توان همان‌طور که داده شده روی ورودی ۲۵۶×۲۵۶×۳ ساخت.",
