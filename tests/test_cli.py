@@ -45,6 +45,16 @@ def test_bad_input_prints_one_line_naming_the_valid_choices(argv, message):
     assert len(lines) == 1 and message in lines[0]
 
 
+def test_run_accepts_every_page_a_stale_notice_names():
+    """A stale-page notice suggests ``cnnbook run <id>`` for any notebook page, the errata page too."""
+    from cnnbook.book.execution import find_unit
+    from cnnbook.book.site import project_root
+
+    root = project_root()
+    assert find_unit(root, "errata").docname == "book/en/errata"
+    assert find_unit(root, "ch01").docname == "book/en/ch01-layer-arithmetic"
+
+
 def test_unknown_profile_in_the_environment_is_rejected(monkeypatch):
     from cnnbook.profiles import ProfileError, get_profile
 

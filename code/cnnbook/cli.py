@@ -18,8 +18,8 @@ import argparse
 import os
 import sys
 
-from cnnbook.book.chapters import Chapter, ChapterError, find_chapter
-from cnnbook.book.execution import ExecutionFailed, statuses, units
+from cnnbook.book.chapters import Chapter, ChapterError
+from cnnbook.book.execution import ExecutionFailed, find_unit, statuses, units
 from cnnbook.book.pdf import OVERFULL_TOLERANCE, PdfReport, build_pdfs
 from cnnbook.book.requirements import RequirementError
 from cnnbook.book.site import REPORT_FILE, BuildReport, SiteError, build_site, project_root
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         "build", help="execute every stale chapter (in parallel), then build the site in both languages"))
     run = commands.add_parser(
         "run", help="execute one chapter (if stale) and rebuild the site; other stale chapters keep their outputs")
-    run.add_argument("chapter", help="chapter id, e.g. ch01 (see `cnnbook chapters`)")
+    run.add_argument("chapter", help="chapter id, e.g. ch01, or errata (see `cnnbook chapters`)")
     run.add_argument("--force", action="store_true", help="re-execute even if the outputs are current")
     add_build_options(run)
     pdf = commands.add_parser("pdf", help="build the PDF editions in _build/pdf (needs TeX: make pdf-deps)")
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             for report in build_pdfs(root, args.profile, args.strict, tuple(args.language or ("en", "fa"))):
                 _report_pdf(report)
             return 0
-        only = [find_chapter(root, args.chapter).id] if args.command == "run" else None
+        only = [find_unit(root, args.chapter).id] if args.command == "run" else None
         _report(build_site(root, args.profile, args.strict, only, getattr(args, "force", False),
                            args.jobs, args.verbose))
         return 0

@@ -60,12 +60,3 @@ def chapters(root: Path) -> list[Chapter]:
         if match:
             result.append(Chapter(match.group(1), docname, root))
     return result
-
-
-def find_chapter(root: Path, chapter_id: str) -> Chapter:
-    """The chapter ``chapter_id``; an unknown id names the valid ones."""
-    known = chapters(root)
-    for chapter in known:
-        if chapter.id == chapter_id:
-            return chapter
-    raise ChapterError(f"unknown chapter {chapter_id!r}; valid chapters: {', '.join(c.id for c in known)}")

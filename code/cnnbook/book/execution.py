@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cnnbook.book.chapters import toc_docnames
+from cnnbook.book.chapters import ChapterError, toc_docnames
 from cnnbook.book.fingerprint import (KEY_CELL_MARKER, execution_key, is_notebook_page, module_closure, page_imports,
                                       with_execution_key)
 from cnnbook.profiles import get_profile
@@ -161,6 +161,16 @@ def units(root: Path) -> list[Unit]:
         match = _CHAPTER.search(Path(docname).name)
         found.append(Unit(match.group(1) if match else Path(docname).name, docname, root))
     return found
+
+
+def find_unit(root: Path, unit_id: str) -> Unit:
+    """The notebook page ``unit_id`` (a chapter such as ``ch01``, or ``errata``); an unknown id names
+    the valid ones, so every ``cnnbook run`` that a stale-page notice suggests is accepted."""
+    known = units(root)
+    for unit in known:
+        if unit.id == unit_id:
+            return unit
+    raise ChapterError(f"unknown chapter {unit_id!r}; valid chapters: {', '.join(unit.id for unit in known)}")
 
 
 def package_dir(root: Path) -> Path:
