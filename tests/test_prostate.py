@@ -109,3 +109,21 @@ def test_summary_gives_mean_and_spread_per_key():
     out = prostate.summary(runs, ["accuracy"])
     assert out.key.tolist() == ["a", "b"] and out.accuracy.tolist() == [2.0, 5.0]
     assert out.accuracy_sd.tolist() == [1.0, 0.0] and out.accuracy_text[0] == "2.0 ± 1.0"
+
+
+def test_runs_trained_in_worker_processes_are_the_runs_trained_here(tmp_path, monkeypatch):
+    from cnnbook.profiles import get_profile
+
+    monkeypatch.setenv("CNNBOOK_CACHE", str(tmp_path))
+    sizes = prostate.Settings(patients=21, slices=2, side=32, epochs=1, seeds=(0, 1), batch_size=16)
+    task = prostate.prepare(get_profile("quick"), sizes=sizes)
+    jobs = [("plain", 0, "image", "patient"), ("focal", 1, "image", "patient")]
+    prostate.train_in_parallel(task, jobs, processes=2)
+    parallel = [prostate.train_arm(task, *job) for job in jobs]
+    assert all(run.cached for run in parallel)  # the workers trained them
+    monkeypatch.setenv("CNNBOOK_CACHE", str(tmp_path / "serial"))
+    serial = [prostate.train_arm(task, *job) for job in jobs]
+    assert not any(run.cached for run in serial)
+    for a, b in zip(parallel, serial):
+        for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+            assert torch.equal(x, y), name

@@ -16,8 +16,10 @@ Guarantees of the generator (checked in ``tests/test_prostate.py``):
 - ``Cohort.table`` is the per-slice metadata a spreadsheet would hold (patient, slice, csPCa label)
   plus what the masks measure; ``grouped_split`` never puts one patient on two sides.
 
-The studies (``train_arm``, ``remedy_table``, ``leakage``, ``mask_study``, ``pretrained_pair``) train
-through ``training.fit``, so every run is cached and a page that asks twice trains once.
+The studies (``leakage``, ``pretrained_pair``, ``remedy_runs``, ``mask_runs``, ``lesion_attention``)
+train through ``train_arm`` and ``training.fit``, so every run is cached and a page that asks twice
+trains once (the plain model of seed 0 serves the metrics, leakage, model, remedy and mask sections).
+``settings(profile)`` sizes them: on the quick profile the networks see the slices at 64×64.
 """
 
 from __future__ import annotations
@@ -195,8 +197,6 @@ def load(patients: int = 224, slices: int = 6, size: int = SIZE, ratio: float = 
     return StandInDataSet(**{f: getattr(base, f) for f in base.__dataclass_fields__}, table=table, cohort=pool)
 
 
-
-
 # ------------------------------------------------------------------------------------ the studies
 @dataclass(frozen=True)
 class Settings:
@@ -298,9 +298,10 @@ class Task:
         return pd.DataFrame(rows)
 
 
-def prepare(profile: Profile, seed: int = 0) -> Task:
-    """Draw the cohort of the profile, split it by patient and by slice, and resample to the training side."""
-    s = settings(profile)
+def prepare(profile: Profile, seed: int = 0, sizes: Settings | None = None) -> Task:
+    """Draw the cohort of the profile (or of ``sizes``), split it by patient and by slice, and resample
+    to the training side."""
+    s = sizes or settings(profile)
     dataset = data.load("prostate_standin", patients=s.patients, slices=s.slices, size=SIZE, ratio=RATIO, seed=seed)
     pool = dataset.cohort
     names = ("fit", "validation", "test")
@@ -383,6 +384,46 @@ def train_arm(task: Task, arm: str = "plain", seed: int = 0, kind: str = "image"
                             schedule="cosine", loss=loss, seed=seed, name=name or f"ch09-{arm}-{kind}-{split}")
 
 
+_WORKER_TASK: "Task | None" = None
+
+
+def _worker_start(task: "Task") -> None:
+    global _WORKER_TASK
+    _WORKER_TASK = task
+    torch.set_num_threads(1)
+
+
+def _worker_run(job: tuple[str, int, str, str]) -> float:
+    return train_arm(_WORKER_TASK, *job).seconds  # type: ignore[arg-type]
+
+
+def workers() -> int:
+    """How many training processes this kernel may use: its share of the cores (``OMP_NUM_THREADS``,
+    which the book's executor sets per chapter), at most the cores it may run on."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    share = os.environ.get("OMP_NUM_THREADS")
+    return max(1, min(cores, int(share) if share and share.isdigit() else torch.get_num_threads()))
+
+
+def train_in_parallel(task: Task, jobs: Sequence[tuple[str, int, str, str]], processes: int | None = None) -> None:
+    """Train the runs ``(arm, seed, kind, split)`` of ``train_arm`` in ``processes`` worker processes
+    (default ``workers()``), one thread each, so that the caller's ``train_arm`` then finds them in the
+    cache. Each run is deterministic and keyed by its whole configuration, so a run trained here is
+    the run the caller would have trained; with one process nothing is done here."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    processes = workers() if processes is None else processes
+    if processes < 2 or len(jobs) < 2:
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process whose thread pools are running
+    with ProcessPoolExecutor(min(processes, len(jobs)), mp_context=context, initializer=_worker_start,
+                             initargs=(task,)) as pool:
+        list(pool.map(_worker_run, jobs))
+
+
 def positive_probability(model: nn.Module, data_: TensorDataset) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, p(csPCa))`` of a model on a data set."""
     with training.threads(1):
@@ -427,6 +468,7 @@ def always_negative(labels: np.ndarray) -> dict[str, float]:
 def remedy_runs(task: Task) -> pd.DataFrame:
     """Every remedy on every seed, scored on the patient-level test set: one row per (remedy, seed).
     The plain runs are also scored with a threshold chosen on validation data (``threshold``)."""
+    train_in_parallel(task, [(arm, seed, "image", "patient") for arm in ARMS for seed in task.settings.seeds])
     rows = []
     test = task.tensors("test")
     validation = task.tensors("validation")
@@ -477,6 +519,7 @@ def remedy_facts(runs: pd.DataFrame, metric: str = "balanced_accuracy") -> dict[
 def leakage(task: Task, seed: int = 0) -> pd.DataFrame:
     """The same network, seed and epochs trained and tested on the patient-level and the slice-level
     split: test scores of each, and how many test patients also have slices in the training part."""
+    train_in_parallel(task, [("plain", seed, "image", split) for split in ("patient", "slice")])
     rows = []
     for split in ("patient", "slice"):
         run = train_arm(task, "plain", seed, split=split)
@@ -494,6 +537,7 @@ MASK_WAYS = ("image", "mask_channel", "cropped")  # the baseline and the two use
 
 def mask_runs(task: Task, kinds: Sequence[str] = MASK_WAYS) -> pd.DataFrame:
     """The plain network on each input kind (default ``MASK_WAYS``), every seed, scored on the test set."""
+    train_in_parallel(task, [("plain", seed, kind, "patient") for kind in kinds for seed in task.settings.seeds])
     rows = []
     for kind in kinds:
         for seed in task.settings.seeds:
