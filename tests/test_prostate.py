@@ -127,3 +127,17 @@ def test_runs_trained_in_worker_processes_are_the_runs_trained_here(tmp_path, mo
     for a, b in zip(parallel, serial):
         for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
             assert torch.equal(x, y), name
+
+
+def test_efficientnet_top_takes_the_frozen_features_and_trains_only_itself():
+    from cnnbook import models
+
+    x = torch.rand(2, 1, 64, 64)
+    features = prostate.lite_features(x, 15, 64)
+    top = prostate.LiteTop(models.efficientnet_lite0().net, 15)
+    assert features.shape == (2, 192, 2, 2)  # Lite0 after 15 blocks: 192 channels, 1/32 of the side
+    logits = top(features)
+    assert logits.shape == (2, 2)
+    logits.sum().backward()
+    assert top.fc.weight.grad is not None and not features.requires_grad
+    assert len(top.blocks) == prostate.LITE0_BLOCKS - 15
