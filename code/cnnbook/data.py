@@ -526,6 +526,13 @@ def stl10(root: Path | None = None, download: bool | None = None) -> DataSet:
                    tuple(train.classes), as_split(train), as_split(test))
 
 
+def _prostate_standin(**options: Any) -> DataSet:
+    """The prostate-MRI stand-in of S0.Q5 (``cnnbook.prostate.load``; imported late: it builds on this module)."""
+    from cnnbook import prostate
+
+    return prostate.load(**options)
+
+
 REGISTRY.update({
     "digits": Entry(digits, "quick", description="scikit-learn handwritten digits, 8×8 (or MNIST-like with size=28)"),
     "shapes32": Entry(lambda **o: shapes(size=32, **o), "quick",
@@ -538,4 +545,8 @@ REGISTRY.update({
     "cifar10": Entry(cifar10, "full", ("shapes32", {}), "CIFAR-10 via torchvision"),
     "cifar100": Entry(cifar100, "full", ("shapes32", {}), "CIFAR-100 via torchvision (stand-in has 10 classes)"),
     "stl10": Entry(stl10, "full", ("shapes96", {}), "STL-10 via torchvision"),
+    "prostate_standin": Entry(_prostate_standin, "quick",
+                              description="procedural stand-in for private prostate MRI slices (csPCa): 128×128, "
+                                          "gland and lesion masks, patients, about 1 positive in 7; "
+                                          "loader in cnnbook.prostate, metadata table as .table"),
 })

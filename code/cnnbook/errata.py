@@ -193,6 +193,14 @@ def _s4_q7_values() -> dict[str, Sequence[int]]:
     return {"widths": tuple(S4_Q7_WIDTHS)}
 
 
+def _s3_q4_values() -> dict[str, float | int]:
+    from cnnbook.models import medical
+
+    facts = medical.s3_q4_facts()
+    return {"flat": facts["source_flat"], "dense": facts["source_dense"], "total": facts["source_total"],
+            "share": round(facts["source_dense_share"], 1), "ours": facts["ours_total"]}
+
+
 # --- the list -----------------------------------------------------------------------------------
 
 ERRATA: list[Erratum] = [
@@ -537,4 +545,49 @@ ERRATA: list[Erratum] = [
                  "epoch) mini-batches reach a far lower loss; only per update is the full batch ahead.",
         truth_fa="هموار بودن درست است، اما سرعت از قلم افتاده است: با محاسبهٔ برابر (در هر دوره) "
                  "دسته‌های کوچک به اتلافی بسیار کمتر می‌رسند؛ فقط به ازای هر به‌روزرسانی کل داده جلوتر است."),
+    Erratum(
+        "S0.Q5", "premise", "ex-s0-q5-data",
+        claim_en="The data set, the csPCa column of the spreadsheet of slices, can be downloaded from the "
+                 "link in the sheet.",
+        claim_fa="مجموعه‌داده، یعنی ستون csPCa از صفحه‌گستردهٔ برش‌ها، از پیوند برگهٔ تمرین دریافت‌شدنی است.",
+        truth_en="The link is empty in the material and the prostate MRI data are private. The book "
+                 "answers on a procedural stand-in with the same difficulties (imbalance, several slices "
+                 "per patient, small low-contrast lesions, gland and lesion masks) and says so on every result.",
+        truth_fa="پیوند در مواد تمرین خالی است و داده‌های MRI پروستات خصوصی‌اند. کتاب روی یک دادهٔ جایگزینِ "
+                 "رویه‌ای با همان دشواری‌ها (عدم توازن، چند برش برای هر بیمار، ضایعه‌های کوچک و کم‌تباین، "
+                 "نقاب غده و ضایعه) پاسخ می‌دهد و این را کنار هر نتیجه می‌گوید."),
+    Erratum(
+        "S4.Q2", "premise", "ex-s4-q2",
+        claim_en="The notebook medical.ipynb, whose parts are to be completed, comes with the sheet.",
+        claim_fa="دفترچهٔ medical.ipynb که باید بخش‌هایش کامل شود همراه برگهٔ تمرین است.",
+        truth_en="It is not part of the material, so its data, model and the parts to complete are unknown. "
+                 "The book answers what any such notebook must get right, each point measured on the "
+                 "stand-in of S0.Q5.",
+        truth_fa="جزو مواد تمرین نیست، پس داده، مدل و بخش‌هایی که باید کامل شوند معلوم نیستند. کتاب به آنچه "
+                 "هر دفترچهٔ این‌چنینی باید درست انجام دهد پاسخ می‌دهد و هر نکته را روی دادهٔ جایگزینِ S0.Q5 "
+                 "می‌سنجد."),
+    Erratum(
+        "S3.Q4", "answer", "ex-s3-q4",
+        claim_en="The two max-pooling layers shrink the model enough to keep it from overfitting.",
+        claim_fa="دو لایهٔ ادغام بیشینه مدل را آن‌قدر کوچک می‌کنند که دچار بیش‌برازش نشود.",
+        truth_en="After them <<flat>> values are still flattened, and the dense layer that follows holds "
+                 "<<dense>> of the model's <<total>> parameters (<<share>> %). Ending in global average "
+                 "pooling, the book's version of the network has <<ours>> parameters in all.",
+        truth_fa="پس از آن‌ها هنوز <<flat>> مقدار تخت می‌شود و لایهٔ چگالِ بعدی <<dense>> پارامتر از <<total>> "
+                 "پارامتر مدل (<<share>> ٪) را در خود دارد. نسخهٔ کتاب که به ادغام میانگین سراسری ختم "
+                 "می‌شود روی‌هم <<ours>> پارامتر دارد.",
+        values=_s3_q4_values),
+    Erratum(
+        "S3.Q4", "answer", "ex-s3-q4",
+        claim_en="The sequential and the functional model reach different test accuracies, and these are "
+                 "test scores.",
+        claim_fa="مدل ترتیبی و مدل تابعی به دقت‌های آزمونِ متفاوتی می‌رسند، و این‌ها امتیاز آزمون‌اند.",
+        truth_en="With the same weights the two styles compute the same function (the book tests it), so "
+                 "the gap comes from two trainings with different random weights. Both scores are "
+                 "measured on the validation data, not on a held-out test set, and are reported without "
+                 "the class shares that an accuracy needs.",
+        truth_fa="با وزن‌های یکسان، دو شیوه یک تابع را حساب می‌کنند (کتاب این را می‌آزماید)، پس اختلاف از دو "
+                 "بار آموزش با وزن‌های تصادفیِ متفاوت می‌آید. هر دو امتیاز روی دادهٔ اعتبارسنجی سنجیده "
+                 "شده‌اند نه روی یک مجموعهٔ آزمونِ کنارگذاشته، و بی سهم کلاس‌ها گزارش شده‌اند که دقت بدون آن "
+                 "معنایی ندارد."),
 ]
