@@ -137,7 +137,7 @@ class Entry:
     """A registered data set: how to load it, on which profile it runs, and its quick stand-in."""
 
     loader: Callable[..., DataSet]
-    profile: str  # "quick": offline, embedded or procedural; "full": downloaded by torchvision
+    profile: str  # "quick": offline, embedded or procedural; "full": downloaded by torchvision; "folder": user's files
     stand_in: tuple[str, dict[str, Any]] | None = None  # (registry name, options) used on "quick"
     description: str = ""
 
@@ -421,7 +421,7 @@ def photos(size: int = 224, names: tuple[str, ...] = PHOTOS) -> DataSet:
 
 # --- full profile: torchvision ----------------------------------------------------------------------
 
-TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL-10"}
+TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL-10", "affectnet": "AffectNet"}
 _LAYOUT = {  # what torchvision expects under the data folder
     "mnist": "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte",
     "cifar10": "cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}",
@@ -526,6 +526,12 @@ def stl10(root: Path | None = None, download: bool | None = None) -> DataSet:
                    tuple(train.classes), as_split(train), as_split(test))
 
 
+def _faces():
+    from cnnbook import faces  # imports this module: loaded on first use
+
+    return faces
+
+
 REGISTRY.update({
     "digits": Entry(digits, "quick", description="scikit-learn handwritten digits, 8×8 (or MNIST-like with size=28)"),
     "shapes32": Entry(lambda **o: shapes(size=32, **o), "quick",
@@ -538,4 +544,9 @@ REGISTRY.update({
     "cifar10": Entry(cifar10, "full", ("shapes32", {}), "CIFAR-10 via torchvision"),
     "cifar100": Entry(cifar100, "full", ("shapes32", {}), "CIFAR-100 via torchvision (stand-in has 10 classes)"),
     "stl10": Entry(stl10, "full", ("shapes96", {}), "STL-10 via torchvision"),
+    "faces": Entry(lambda **o: _faces().faces(**o), "quick",
+                   description="procedural facial expressions, 8 classes, expression regions as masks (cnnbook.faces)"),
+    "affectnet": Entry(lambda **o: _faces().image_folder(**o), "folder", ("faces", {}),
+                       "AffectNet or any labelled image folder (root/Train/<class>, root/Validation/<class>); "
+                       "not public, never downloaded"),
 })
