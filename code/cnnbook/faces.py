@@ -17,7 +17,14 @@ images ``N×3×H×W`` uint8 in 0..255 like every data set of ``cnnbook.data``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
+
+if TYPE_CHECKING:  # cnnbook.data imports this module lazily (its registry), so no import at run time
+    from cnnbook.data import DataSet, Split
 
 EXPRESSIONS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")  # AffectNet's order
 SKIN = np.array([[255, 224, 196], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36],
@@ -168,7 +175,7 @@ def draw_face(label: int, size: int, rng: np.random.Generator, intensity: float 
     return np.clip(image, 0, 1), region
 
 
-def faces(size: int = 96, train_per_class: int = 100, test_per_class: int = 40, seed: int = 0):
+def faces(size: int = 96, train_per_class: int = 100, test_per_class: int = 40, seed: int = 0) -> DataSet:
     """The procedural expression data set: ``train_per_class`` and ``test_per_class`` faces of each of
     the eight classes (balanced, shuffled), with the expression regions as ``masks``."""
     from cnnbook.data import DataError, DataSet, Split
@@ -191,13 +198,11 @@ def faces(size: int = 96, train_per_class: int = 100, test_per_class: int = 40, 
                    notes=f"8 expressions, {train_per_class} + {test_per_class} per class, expression regions as masks")
 
 
-def augment(split, copies: int = 1, seed: int = 0):
+def augment(split: Split, copies: int = 1, seed: int = 0) -> Split:
     """``split`` followed by ``copies`` augmented copies of every image (labels and masks carried along):
     horizontal flip with probability ½ (every class here is symmetric or, for contempt, drawn on
     either side, so a flip keeps the label), a shift of up to 1/16 of the side, and brightness and
     contrast changes of up to ±15 %. Geometric changes are applied to the masks too."""
-    from dataclasses import replace
-
     rng = np.random.default_rng(seed)
     images, masks = [split.images], [split.masks]
     size = split.images.shape[-1]
@@ -225,15 +230,13 @@ def augment(split, copies: int = 1, seed: int = 0):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def image_folder(root=None, size: int = 96, train: str = "Train", test: str = "Validation",
-                 title: str = "AffectNet (image folder)"):
+def image_folder(root: str | Path | None = None, size: int = 96, train: str = "Train", test: str = "Validation",
+                 title: str = "AffectNet (image folder)") -> DataSet:
     """A labelled image folder as a data set: ``root/<train>/<class>/*.png`` (or .jpg, .jpeg, .bmp)
     and ``root/<test>/<class>/*``, one sub-folder per class, classes in sorted order; every image
     is converted to RGB and resized to ``size×size``. This is how AffectNet, which is not public,
     plugs in: put the sheet's Train and Validation folders under ``$CNNBOOK_DATA/affectnet`` (or pass
     ``root``) and call ``data.load("affectnet")``. There are no expression regions (``masks`` is None)."""
-    from pathlib import Path
-
     from PIL import Image
 
     from cnnbook.data import DataSet, DataUnavailable, Split, data_dir
@@ -264,8 +267,6 @@ def image_folder(root=None, size: int = 96, train: str = "Train", test: str = "V
 
 # --- the S2.Q5 study: transfer learning, class activation maps scored against the regions ----------------
 
-from dataclasses import dataclass  # noqa: E402
-
 
 @dataclass(frozen=True)
 class ExpressionSettings:
@@ -281,7 +282,7 @@ class ExpressionSettings:
     top_lr: float
 
 
-def expression_settings(profile) -> ExpressionSettings:
+def expression_settings(profile) -> ExpressionSettings:  # profile: cnnbook.profiles.Profile
     """``full``: torchvision's VGG16 with ImageNet weights and the sheet's 1,200 images per class;
     ``quick``: EfficientNet-Lite0 (offline) and 100 training images per class."""
     if profile.real_data:
@@ -289,7 +290,7 @@ def expression_settings(profile) -> ExpressionSettings:
     return ExpressionSettings("lite0", 96, 100, 40, 1, 30, 3, 1e-4)
 
 
-def class_counts(*splits, classes: int = len(EXPRESSIONS)) -> np.ndarray:
+def class_counts(*splits: Split, classes: int = len(EXPRESSIONS)) -> np.ndarray:
     """Images per class of each split, ``len(splits)×classes``."""
     return np.stack([np.bincount(s.labels, minlength=classes) for s in splits])
 
@@ -306,7 +307,7 @@ class Expression:
     seconds: float
 
 
-def train_head(name: str, train, test, epochs: int, seed: int = 0) -> Expression:
+def train_head(name: str, train: Split, test: Split, epochs: int, seed: int = 0) -> Expression:
     """Transfer with a frozen pretrained backbone: its pooled features are computed once (cached) and
     only the linear classifier is trained, with the validation split evaluated after every epoch."""
     import torch
@@ -331,7 +332,7 @@ def train_head(name: str, train, test, epochs: int, seed: int = 0) -> Expression
                       fit_features.seconds + run.seconds)
 
 
-def train_top(name: str, head: Expression, train, test, epochs: int, lr: float, seed: int = 0) -> Expression:
+def train_top(name: str, head: Expression, train: Split, test: Split, epochs: int, lr: float, seed: int = 0) -> Expression:
     """The improvement: also fine-tune the backbone's last stage (from ``transfer.TOP_STAGE`` on) with
     the classifier, starting from the frozen model. Its batch normalisation layers stay frozen (in
     training mode they would normalise with the faces' batch statistics instead of the ImageNet
@@ -374,7 +375,7 @@ def chosen_examples(labels: np.ndarray, predicted: np.ndarray, per_class: int = 
             metrics.examples(labels, predicted, False, per_class))
 
 
-def cams(model: Expression, split, index: np.ndarray):
+def cams(model: Expression, split: Split, index: np.ndarray):
     """CAM (the classifier's weights on the last feature maps) of the predicted class for the images
     at ``index``, and the share of each upsampled positive map inside the expression regions."""
     import torch
@@ -387,7 +388,7 @@ def cams(model: Expression, split, index: np.ndarray):
     return cam, interpretation.mass_inside(maps, split.masks[index])
 
 
-def region_scores(model: Expression, split, batch: int = 64) -> dict[str, float]:
+def region_scores(model: Expression, split: Split, batch: int = 64) -> dict[str, float]:
     """Over the whole validation split, in percent: accuracy, the regions' share of the image area
     (what an even map scores), and the mean share of CAM mass inside the regions for right and for
     wrong predictions."""
@@ -400,7 +401,8 @@ def region_scores(model: Expression, split, batch: int = 64) -> dict[str, float]
             "mass_all": 100 * float(np.nanmean(shares))}
 
 
-def cam_figure(split, right: np.ndarray, wrong: np.ndarray, model: Expression, classes=EXPRESSIONS):
+def cam_figure(split: Split, right: np.ndarray, wrong: np.ndarray, model: Expression,
+               classes: Sequence[str] = EXPRESSIONS):
     """One row per class: its right examples, then its wrong ones, each with the CAM of the predicted
     class over the image, the expression regions outlined, and above it the predicted class and the
     share of the map's mass inside the regions."""
@@ -437,7 +439,7 @@ def cam_figure(split, right: np.ndarray, wrong: np.ndarray, model: Expression, c
     return fig
 
 
-def sample_figure(original, augmented, per_class: int = 3, classes=EXPRESSIONS):
+def sample_figure(original: Split, augmented: Split, per_class: int = 3, classes: Sequence[str] = EXPRESSIONS):
     """``per_class`` training images of every class and, beside them, augmented copies of the same images."""
     from cnnbook.plots import figure, show_image
 

@@ -385,13 +385,17 @@ def curves_figure(histories: dict[str, pd.DataFrame]):
     """Training loss per epoch of several runs (one line each)."""
     from cnnbook import plots
 
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plots.figure(1, 1, panel=(4.6, 3.0))
     ax = axes[0, 0]
     for label, history in histories.items():
         ax.plot(history.epoch, history.train_loss, marker="o", markersize=3, label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (cross-entropy)")
-    ax.legend()
+    ax.set_ylabel("training loss")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7)
     return fig
 
 
