@@ -137,7 +137,7 @@ class Entry:
     """A registered data set: how to load it, on which profile it runs, and its quick stand-in."""
 
     loader: Callable[..., DataSet]
-    profile: str  # "quick": offline, embedded or procedural; "full": downloaded by torchvision
+    profile: str  # "quick": offline, embedded or procedural; "full": downloaded by torchvision; "folder": user's files
     stand_in: tuple[str, dict[str, Any]] | None = None  # (registry name, options) used on "quick"
     description: str = ""
 
@@ -421,7 +421,7 @@ def photos(size: int = 224, names: tuple[str, ...] = PHOTOS) -> DataSet:
 
 # --- full profile: torchvision ----------------------------------------------------------------------
 
-TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL-10"}
+TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL-10", "affectnet": "AffectNet"}
 _LAYOUT = {  # what torchvision expects under the data folder
     "mnist": "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte",
     "cifar10": "cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}",
@@ -533,6 +533,20 @@ def _prostate_standin(**options: Any) -> DataSet:
     return prostate.load(**options)
 
 
+def _faces(**options: Any) -> DataSet:
+    """The facial-expression stand-in of S2.Q5 (``cnnbook.faces.faces``; imported late: it builds on this module)."""
+    from cnnbook import faces
+
+    return faces.faces(**options)
+
+
+def _image_folder(**options: Any) -> DataSet:
+    """A labelled image folder such as AffectNet (``cnnbook.faces.image_folder``)."""
+    from cnnbook import faces
+
+    return faces.image_folder(**options)
+
+
 REGISTRY.update({
     "digits": Entry(digits, "quick", description="scikit-learn handwritten digits, 8×8 (or MNIST-like with size=28)"),
     "shapes32": Entry(lambda **o: shapes(size=32, **o), "quick",
@@ -549,4 +563,9 @@ REGISTRY.update({
                               description="procedural stand-in for private prostate MRI slices (csPCa): 128×128, "
                                           "gland and lesion masks, patients, about 1 positive in 7; "
                                           "loader in cnnbook.prostate, metadata table as .table"),
+    "faces": Entry(_faces, "quick",
+                   description="procedural facial expressions, 8 classes, expression regions as masks (cnnbook.faces)"),
+    "affectnet": Entry(_image_folder, "folder", ("faces", {}),
+                       "AffectNet or any labelled image folder (root/Train/<class>, root/Validation/<class>); "
+                       "not public, never downloaded"),
 })

@@ -590,4 +590,16 @@ ERRATA: list[Erratum] = [
                  "بار آموزش با وزن‌های تصادفیِ متفاوت می‌آید. هر دو امتیاز روی دادهٔ اعتبارسنجی سنجیده "
                  "شده‌اند نه روی یک مجموعهٔ آزمونِ کنارگذاشته، و بی سهم کلاس‌ها گزارش شده‌اند که دقت بدون آن "
                  "معنایی ندارد."),
+    Erratum(
+        "S2.Q5", "premise", "ex-s2-q5-4",
+        claim_en="Part (4) asks for class activation maps (CAM) of the light VGG of part (3).",
+        claim_fa="بخش (۴) نقشهٔ فعال‌سازی کلاس (CAM) را برای VGG سبکِ بخش (۳) می‌خواهد.",
+        truth_en="CAM needs global average pooling followed by a single linear layer; the light VGG "
+                 "ends in a flatten and two dense layers, so CAM is not defined for it (Grad-CAM is). "
+                 "The book computes exact CAMs for the transfer model of part (2), whose head is "
+                 "pooling and one linear layer.",
+        truth_fa="CAM به ادغام میانگین سراسری و پس از آن تنها یک لایهٔ خطی نیاز دارد؛ VGG سبک با یک "
+                 "لایهٔ تخت‌سازی و دو لایهٔ چگال پایان می‌یابد، پس CAM برای آن تعریف نمی‌شود (Grad-CAM "
+                 "می‌شود). کتاب CAM دقیق را برای مدل انتقالیِ بخش (۲) حساب می‌کند که سرِ آن ادغام و یک "
+                 "لایهٔ خطی است."),
 ]
