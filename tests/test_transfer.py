@@ -143,3 +143,38 @@ def test_freezing_batch_norm_keeps_its_parameters_and_statistics(tmp_path):
     after = net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("features.1.", "features.4.")))
     assert not torch.equal(before["features.0.weight"], after["features.0.weight"])
+
+
+class _Constant(nn.Module):
+    """Always predicts one class."""
+
+    def __init__(self, label: int, classes: int = 3):
+        super().__init__()
+        self.label, self.classes = label, classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(torch.full((len(x),), self.label), self.classes).float()
+
+
+def test_the_teacher_is_chosen_on_held_out_images_not_on_the_test_set():
+    validation = TensorDataset(torch.zeros(10, 1), torch.tensor([2] * 7 + [0] * 3))
+    candidates = [transfer.Outcome(f"c{k}", 32, accuracy, 1, 0.0, model=_Constant(k))
+                  for k, accuracy in ((0, 0.99), (1, 0.5), (2, 0.1))]  # test accuracies disagree on purpose
+    best, scores = transfer.choose_teacher(candidates, validation)
+    assert best.key == "c2" and scores == pytest.approx({"c0": 0.3, "c1": 0.0, "c2": 0.7})
+    study = transfer.Study(candidates, {32: best}, {}, None, {}, {32: scores})
+    frame = transfer.teacher_frame(study).set_index("key")
+    assert frame.teacher_32.tolist() == [False, False, True]
+    assert frame.validation_32.tolist() == pytest.approx([30.0, 0.0, 70.0])
+
+
+def test_quick_students_use_a_stride_one_stem_at_32_and_held_out_images_are_disjoint():
+    from cnnbook.profiles import get_profile
+
+    profile = get_profile("quick")
+    s = transfer.settings(profile)
+    assert s.student_stem[32] == 1 and s.validation[32] > 0
+    _, train, _, validation = transfer.side_data(profile, 32)
+    assert len(validation) == s.validation[32]
+    seen = {tuple(x.flatten()[:64].tolist()) for x in train.tensors[0]}
+    assert not any(tuple(x.flatten()[:64].tolist()) in seen for x in validation.tensors[0])

@@ -269,6 +269,8 @@ class Settings:
     pretrained: str  # backbone fine-tuned in the partial and full rows
     teacher: str  # backbone of the teacher ("": the full fine-tuning at the sheet's rate is the teacher)
     student_alpha: float  # width multiplier of the student MobileNetV2
+    student_stem: dict  # side -> stride of the student's first convolution (1 at 32×32, as in Chapter 8)
+    validation: dict  # side -> held-out training images that choose the quick teacher (0: none)
     images: dict  # side -> (training images, test images); None: all
     epochs: dict  # side -> epochs of full fine-tuning
     student_epochs: dict  # side -> epochs of the students
@@ -282,27 +284,40 @@ class Settings:
 
 def settings(profile: Profile) -> Settings:
     """``full``: MobileNetV2 and a ResNet-50 teacher with ImageNet weights, all of CIFAR-10 and STL-10.
-    ``quick``: EfficientNet-Lite0 with ImageNet weights (offline), its full fine-tuning at the sheet's
-    rate as the teacher, few images and epochs, so that the chapter runs in minutes on two cores."""
+    ``quick``: EfficientNet-Lite0 with ImageNet weights (offline); the teacher is whichever fine-tuned
+    Lite0 (partial, full at either rate) is most accurate on held-out training-side images (never the
+    test set); few images and epochs, so that the chapter runs in minutes on two cores. The students'
+    first convolution has stride 1 at 32×32 (Chapter 8's MobileNets at that size), 2 at 96×96."""
     if profile.real_data:
-        return Settings("mobilenet_v2", "resnet50", 1.0, {32: (None, None), 96: (None, None)}, {32: 10, 96: 20},
+        return Settings("mobilenet_v2", "resnet50", 1.0, {32: 1, 96: 2}, {32: 0, 96: 0},
+                        {32: (None, None), 96: (None, None)}, {32: 10, 96: 20},
                         {32: 60, 96: 100}, 20, 1e-5, 1e-3, 1e-3, (2.0, 4.0, 8.0), 0.5)
-    return Settings("lite0", "", 0.35, {32: (800, 500), 96: (300, 300)}, {32: 3, 96: 2}, {32: 3, 96: 3}, 30,
+    return Settings("lite0", "", 0.35, {32: 1, 96: 2}, {32: QUICK_VALIDATION, 96: QUICK_VALIDATION},
+                    {32: (800, 500), 96: (300, 300)}, {32: 3, 96: 2}, {32: QUICK_STUDENT_EPOCHS, 96: 3}, 30,
                     1e-5, 1e-3, 5e-3, (2.0, 4.0, 8.0), 0.5)
 
 
+QUICK_VALIDATION = 500
+QUICK_STUDENT_EPOCHS = 8
 SIDE_DATA = {32: "cifar10", 96: "stl10"}  # the sheet's data set at each resolution
 
 
-def side_data(profile: Profile, side: int) -> tuple[data.DataSet, TensorDataset, TensorDataset]:
+def side_data(profile: Profile, side: int) -> tuple[data.DataSet, TensorDataset, TensorDataset,
+                                                   TensorDataset | None]:
     """CIFAR-10 (32×32) or STL-10 (96×96), or their stand-ins on ``quick`` (cut to the settings'
-    numbers of images after a seeded shuffle): the data set, training and test tensors."""
+    numbers of images after a seeded shuffle): the data set, training and test tensors, and the
+    held-out validation tensors (the next ``settings.validation[side]`` training images after those
+    trained on, disjoint from both; None when the settings ask for none)."""
     dataset = data.for_profile(SIDE_DATA[side], profile)
-    train_n, test_n = settings(profile).images[side]
+    s = settings(profile)
+    train_n, test_n = s.images[side]
     train, test = dataset.train.shuffled(0), dataset.test.shuffled(0)
+    validation = None
     if train_n is not None:
+        if s.validation[side]:
+            validation = train.subset(slice(train_n, train_n + s.validation[side])).tensors()
         train, test = train.subset(slice(0, train_n)), test.subset(slice(0, test_n))
-    return dataset, train.tensors(), test.tensors()
+    return dataset, train.tensors(), test.tensors(), validation
 
 
 @dataclass
@@ -356,16 +371,18 @@ def full_finetune(start: Outcome, name: str, side: int, train: TensorDataset, te
 
 def student(side: int, train: TensorDataset, test: TensorDataset, n_classes: int, alpha: float, epochs: int,
             lr: float, teacher: np.ndarray | None = None, temperature: float = 1.0, weight: float = 0.5,
-            seed: int = 0, key: str = "student") -> Outcome:
-    """MobileNetV2 (width ``alpha``) from random initialisation, trained with cross-entropy or, given
-    the teacher's logits on ``train``, with ``DistillationLoss(temperature, weight)``."""
+            seed: int = 0, key: str = "student", stem_stride: int = 2) -> Outcome:
+    """MobileNetV2 (width ``alpha``, first convolution of stride ``stem_stride``) from random
+    initialisation, trained with cross-entropy or, given the teacher's logits on ``train``, with
+    ``DistillationLoss(temperature, weight)``."""
     training.seed_everything(seed)
-    net = models.mobilenet_v2(n_classes, alpha)
+    net = models.mobilenet_v2(n_classes, alpha, stem_stride=stem_stride)
     loss = nn.CrossEntropyLoss() if teacher is None else DistillationLoss(temperature, weight)
     fit_data = train if teacher is None else TensorDataset(*train.tensors, torch.from_numpy(teacher))
     run = training.fit(net, fit_data, None, epochs=epochs, lr=lr, batch_size=32, seed=seed, loss=loss,
                        schedule="cosine",
-                       name=f"ch10-student-s{side}" + ("" if teacher is None else f"-t{temperature:g}"))
+                       name=f"ch10-student-s{side}-stem{stem_stride}-seed{seed}"
+                       + ("" if teacher is None else f"-t{temperature:g}"))
     return Outcome(key, side, training.predict(run.model, test).accuracy, trainable_parameters(net), run.seconds,
                    run.history, run.model)
 
@@ -408,6 +425,7 @@ class Study:
     datasets: dict[int, data.DataSet]
     settings: Settings
     sizes: dict[int, tuple[int, int]]  # side -> (training images, test images)
+    validation: dict[int, dict[str, float]]  # side -> teacher candidate -> held-out accuracy (quick only)
 
     def frame(self) -> pd.DataFrame:
         return outcomes_frame(self.outcomes)
@@ -416,17 +434,40 @@ class Study:
         return next(o for o in self.outcomes if o.key == key and o.side == side)
 
 
+def choose_teacher(candidates: Sequence[Outcome], validation: TensorDataset) -> tuple[Outcome, dict[str, float]]:
+    """The candidate most accurate on ``validation`` (held-out training-side images, never the test
+    set; the first wins a tie), and every candidate's validation accuracy by key."""
+    scores = {c.key: training.predict(c.model, validation).accuracy for c in candidates}
+    best = max(candidates, key=lambda c: scores[c.key])
+    return best, scores
+
+
+def teacher_frame(study: "Study") -> pd.DataFrame:
+    """How each side's teacher was chosen: every candidate's accuracy (%) on the held-out
+    training-side images and whether it is that side's teacher. On ``full`` the teacher is fixed in
+    advance (no candidates): one row for it, with no held-out accuracy."""
+    rows: dict[str, dict] = {}
+    for side, teacher in study.teachers.items():
+        scores = study.validation.get(side) or {teacher.key: float("nan")}
+        for key, accuracy in scores.items():
+            row = rows.setdefault(key, {"key": key})
+            row[f"validation_{side}"] = 100 * accuracy
+            row[f"teacher_{side}"] = teacher.key == key
+    return pd.DataFrame(list(rows.values()))
+
+
 def s0_q6(profile: Profile | None = None, sides: Sequence[int] = (32, 96), seed: int = 0) -> Study:
     """The S0.Q6 comparison at each side: partial fine-tuning (and its control with a randomly
     initialised frozen backbone), full fine-tuning from there at the sheet's rate and at a larger
-    rate, the teacher (fine-tuned first the same way; on ``quick`` it is the full fine-tuning at the
-    sheet's rate), its logits on the training images (once, cached), the student from scratch and
-    the student distilled at each temperature. Every run is cached by ``training.fit``."""
+    rate, the teacher (on ``full`` a ResNet-50 fine-tuned the same way; on ``quick`` the fine-tuned
+    Lite0 chosen by ``choose_teacher`` on held-out training images), its logits on the training
+    images (once, cached), the student from scratch and the student distilled at each temperature.
+    Every run is cached by ``training.fit``."""
     profile = profile or get_profile()
     s = settings(profile)
-    outcomes, teachers, datasets, sizes = [], {}, {}, {}
+    outcomes, teachers, datasets, sizes, scores = [], {}, {}, {}, {}
     for side in sides:
-        dataset, train, test = side_data(profile, side)
+        dataset, train, test, validation = side_data(profile, side)
         datasets[side], sizes[side] = dataset, (len(train), len(test))
         n = len(dataset.classes)
         partial = partial_finetune(s.pretrained, side, train, test, n, s.head_epochs, seed=seed, key="tl_partial")
@@ -442,11 +483,11 @@ def s0_q6(profile: Profile | None = None, sides: Sequence[int] = (32, 96), seed:
             teachers[side] = full_finetune(head, s.teacher, side, train, test, s.epochs[side], s.sheet_lr, seed,
                                            "tl_teacher")
         else:
-            teachers[side] = outcomes[-2]
+            teachers[side], scores[side] = choose_teacher([partial, outcomes[-2], outcomes[-1]], validation)
         logits = teacher_logits(teachers[side].model, train.tensors[0]).values
         outcomes.append(student(side, train, test, n, s.student_alpha, s.student_epochs[side], s.student_lr,
-                                seed=seed, key="tl_scratch"))
+                                seed=seed, key="tl_scratch", stem_stride=s.student_stem[side]))
         for t in s.temperatures:
             outcomes.append(student(side, train, test, n, s.student_alpha, s.student_epochs[side], s.student_lr,
-                                    logits, t, s.alpha, seed, f"tl_distilled_t{t:g}"))
-    return Study(outcomes, teachers, datasets, s, sizes)
+                                    logits, t, s.alpha, seed, f"tl_distilled_t{t:g}", s.student_stem[side]))
+    return Study(outcomes, teachers, datasets, s, sizes, scores)
