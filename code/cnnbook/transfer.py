@@ -356,15 +356,17 @@ def partial_finetune(name: str, side: int, train: TensorDataset, test: TensorDat
 
 
 def full_finetune(start: Outcome, name: str, side: int, train: TensorDataset, test: TensorDataset, epochs: int,
-                  lr: float, seed: int = 0, key: str = "full") -> Outcome:
+                  lr: float, seed: int = 0, key: str = "full", frozen_norm: bool = False) -> Outcome:
     """Unfreeze every parameter of the partially fine-tuned network ``start`` (backbone ``name`` with its
-    trained classifier: the usual two-stage recipe) and train all of them with Adam at ``lr``."""
+    trained classifier: the usual two-stage recipe) and train all of them with Adam at ``lr``. With
+    ``frozen_norm`` the batch normalisation layers stay frozen, statistics included (the control
+    that isolates what they change)."""
     import copy
 
     net = copy.deepcopy(start.model)
-    trainable = freeze(net, ())
+    trainable = freeze(net, (), batch_norm=not frozen_norm)
     run = training.fit(net, train, None, epochs=epochs, lr=lr, batch_size=64, seed=seed,
-                       name=f"ch10-full-{name}-s{side}-lr{lr:g}")
+                       name=f"ch10-full-{name}-s{side}-lr{lr:g}" + ("-bnfrozen" if frozen_norm else ""))
     return Outcome(key, side, training.predict(run.model, test).accuracy, trainable, start.seconds + run.seconds,
                    run.history, run.model)
 
@@ -474,16 +476,18 @@ def s0_q6(profile: Profile | None = None, sides: Sequence[int] = (32, 96), seed:
         outcomes.append(partial)
         outcomes.append(partial_finetune(s.pretrained, side, train, test, n, s.head_epochs, pretrained=False,
                                          seed=seed, key="tl_partial_random"))
-        outcomes.append(full_finetune(partial, s.pretrained, side, train, test, s.epochs[side], s.sheet_lr, seed,
-                                      "tl_full_sheet"))
-        outcomes.append(full_finetune(partial, s.pretrained, side, train, test, s.epochs[side], s.large_lr, seed,
-                                      "tl_full_large"))
+        sheet = full_finetune(partial, s.pretrained, side, train, test, s.epochs[side], s.sheet_lr, seed,
+                              "tl_full_sheet")
+        large = full_finetune(partial, s.pretrained, side, train, test, s.epochs[side], s.large_lr, seed,
+                              "tl_full_large")
+        outcomes += [sheet, full_finetune(partial, s.pretrained, side, train, test, s.epochs[side], s.sheet_lr, seed,
+                                          "tl_full_sheet_bn", frozen_norm=True), large]
         if s.teacher:
             head = partial_finetune(s.teacher, side, train, test, n, s.head_epochs, seed=seed, key="tl_teacher_head")
             teachers[side] = full_finetune(head, s.teacher, side, train, test, s.epochs[side], s.sheet_lr, seed,
                                            "tl_teacher")
         else:
-            teachers[side], scores[side] = choose_teacher([partial, outcomes[-2], outcomes[-1]], validation)
+            teachers[side], scores[side] = choose_teacher([partial, sheet, large], validation)
         logits = teacher_logits(teachers[side].model, train.tensors[0]).values
         outcomes.append(student(side, train, test, n, s.student_alpha, s.student_epochs[side], s.student_lr,
                                 seed=seed, key="tl_scratch", stem_stride=s.student_stem[side]))

@@ -469,6 +469,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "tl_partial": ("partial fine-tuning (frozen ImageNet backbone)", "تنظیم دقیق جزئی (ستون فقرات منجمدِ ImageNet)"),
     "tl_partial_random": ("control: frozen random backbone", "کنترل: ستون فقرات منجمدِ تصادفی"),
     "tl_full_sheet": ("full fine-tuning, the sheet's rate", "تنظیم دقیق کامل، نرخ برگه"),
+    "tl_full_sheet_bn": ("full fine-tuning, the sheet's rate, batch norm frozen",
+                         "تنظیم دقیق کامل، نرخ برگه، نرمال‌سازی دسته‌ای منجمد"),
     "tl_full_large": ("full fine-tuning, larger rate", "تنظیم دقیق کامل، نرخ بزرگ‌تر"),
     "tl_teacher_head": ("teacher's classifier on its frozen backbone", "طبقه‌بند معلم روی ستون فقرات منجمدش"),
     "tl_teacher": ("teacher (ResNet-50, full fine-tuning)", "معلم (ResNet-50، تنظیم دقیق کامل)"),
