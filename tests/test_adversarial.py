@@ -75,7 +75,7 @@ def test_epsilon_zero_is_the_input_and_the_clean_accuracy() -> None:
         frame = adversarial.robust_accuracy(model, images, labels, [0.0], attack=method, batch_size=7)
         assert list(frame.columns) == ["epsilon", "accuracy", "loss"]
         assert frame.loc[0, "accuracy"] == pytest.approx(clean)
-        assert frame.loc[0, "loss"] == pytest.approx(float(F.cross_entropy(model(images), labels)), rel=1e-5)
+        assert frame.loc[0, "loss"] == pytest.approx(float(F.cross_entropy(model(images), labels).detach()), rel=1e-5)
 
 
 def test_attacks_raise_the_loss_and_lower_accuracy_of_a_trained_model() -> None:
@@ -177,7 +177,7 @@ def test_example_row_draws_clean_perturbation_and_adversarial() -> None:
     fig = adversarial.example_row(model, images, labels, 0.1, attack="pgd", class_names=names, count=2)
     titles = [ax.get_title() for ax in fig.axes]
     assert len(titles) == 6
-    assert titles[0].startswith("clean") and "0.5+δ/(2ε)" in titles[1] and titles[2].startswith("PGD ε=0.1")
+    assert titles[0].startswith("clean") and "0.5 + δ/2ε" in titles[1] and titles[2].startswith("PGD ε=0.1")
     assert all(any(name in title for name in names) for title in titles[0::3] + titles[2::3])
     plt.close(fig)
 
@@ -202,3 +202,8 @@ def test_an_ordinary_checkpoint_loads_with_weights_only(tmp_path) -> None:
     outcome = adversarial.load_outcome(path)
     assert not outcome["weights_only=True"]["refused"] and not outcome["weights_only=True"]["ran_code"]
     assert outcome["marker_text"] is None
+
+
+def test_epsilon_label() -> None:
+    assert adversarial.epsilon_label(8 / 255) == "8/255"
+    assert adversarial.epsilon_label(0.1) == "0.1"

@@ -152,6 +152,12 @@ def predictions(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         return model(images.to(device_of(model), torch.float32)).argmax(1).cpu()
 
 
+def epsilon_label(epsilon: float) -> str:
+    """ε as the book writes it: ``k/255`` when it is a whole number of 8-bit grey levels, else 3 digits."""
+    levels = epsilon * 255
+    return f"{round(levels)}/255" if levels > 0 and abs(levels - round(levels)) < 1e-6 else f"{epsilon:.3g}"
+
+
 def example_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
                 attack: Attack = "fgsm", class_names: Sequence[str] | None = None, count: int = 3,
                 **options: object) -> plt.Figure:
@@ -168,12 +174,13 @@ def example_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, ep
     adversarial = perturb(model, x, y, epsilon, attack, **options).cpu()
     before, after = predictions(model, x), predictions(model, adversarial)
     name = (lambda k: class_names[k]) if class_names is not None else (lambda k: f"class {k}")
-    fig, axes = plots.figure(1, 3 * len(chosen), panel=(1.25, 1.6))
+    budget = f"ε={epsilon_label(epsilon)}"
+    fig, axes = plots.figure(1, 3 * len(chosen), panel=(1.0, 1.35))
     for i in range(len(chosen)):
         delta = adversarial[i] - x[i]
-        panels = [(x[i], f"clean\n→ {name(int(before[i]))}"),
-                  ((0.5 + delta / (2 * epsilon)).clamp(0, 1), f"δ, drawn as\n0.5+δ/(2ε)"),
-                  (adversarial[i], f"{attack.upper()} ε={epsilon:g}\n→ {name(int(after[i]))}")]
+        panels = [(x[i], f"clean\n{name(int(before[i]))}"),
+                  ((0.5 + delta / (2 * epsilon)).clamp(0, 1), "δ, shown as\n0.5 + δ/2ε"),
+                  (adversarial[i], f"{attack.upper()} {budget}\n{name(int(after[i]))}")]
         for ax, (picture, title) in zip(axes[0, 3 * i:3 * i + 3], panels):
             plots.show_image(ax, picture.numpy())
             fooled = title.startswith(attack.upper()) and after[i] != y[i]
