@@ -113,6 +113,15 @@ def test_pgd_is_reproducible_given_the_seed() -> None:
     assert not torch.equal(first, adversarial.pgd(model, images, labels, 0.05, steps=4, seed=8))
 
 
+def test_pgd_default_step_is_two_and_a_half_epsilon_over_steps() -> None:
+    model, (images, labels) = tiny_cnn(), batch()
+    default = adversarial.pgd(model, images, labels, 0.04, steps=4, random_start=False)
+    assert torch.equal(default, adversarial.pgd(model, images, labels, 0.04, steps=4, step_size=0.025,
+                                                random_start=False))
+    assert not torch.equal(default, adversarial.pgd(model, images, labels, 0.04, steps=4, step_size=0.01,
+                                                    random_start=False))
+
+
 def test_attacks_leave_no_parameter_gradients_and_restore_the_mode() -> None:
     model, (images, labels) = tiny_cnn(), batch()
     model.train()  # batch norm in training mode: the attack must still use running statistics
