@@ -120,3 +120,26 @@ def test_runtime_frame_reuses_cached_export(tmp_path):
     assert {"torch_ms_b1", "onnx_ms_b3", "size_torch_mb", "size_onnx_mb", "threads"} <= set(first.columns)
     second = deployment.runtime_frame(nets, tmp_path, batches=(1,), repeats=2, warmup=0)
     assert second.loc["small", "export_s"] == 0.0 and len(list(tmp_path.glob("*.onnx"))) == 1
+
+
+def _int8(net: nn.Module) -> nn.Module:
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    images = deployment.random_images(8, seed=4)
+    prepared = prepare_fx(net, get_default_qconfig_mapping("x86"), (images,))
+    prepared(images)
+    return convert_fx(prepared)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_int8_graph_module_is_sized_and_timed_in_pytorch_but_not_exported(tmp_path):
+    float_net = _small_cnn(64)
+    quantised = _int8(_small_cnn(64))
+    assert deployment.size_on_disk(quantised) < 0.5 * deployment.size_on_disk(float_net)
+    frame = deployment.runtime_frame({"int8": quantised}, tmp_path, batches=(2,), repeats=2, warmup=0,
+                                     torch_only=("int8",))
+    assert frame.loc["int8", "torch_ms_b2"] > 0 and np.isnan(frame.loc["int8", "onnx_ms_b2"])
+    # the page says PyTorch's int8 models cannot go to ONNX this way; this checks it still holds
+    with pytest.raises(RuntimeError, match="torch.onnx.export"):
+        deployment.export_onnx(quantised, tmp_path / "int8.onnx")

@@ -19,7 +19,8 @@ exported to ONNX and run by ONNX Runtime, with a check that both runtimes give t
 - ``OnnxModel(path)`` wraps an ``onnxruntime.InferenceSession`` on the CPU with a stated number of
   threads; ``parity`` compares its logits with PyTorch's; ``runtime_frame`` puts size, latency of
   both runtimes and parity of several models in one table, caching exports under
-  ``cache_dir()/onnx`` by a key of the weights.
+  ``cache_dir()/onnx`` by a key of the weights (models named in ``torch_only``, such as int8
+  GraphModules, get PyTorch columns only).
 
 Guarantees: parity within 1e-4 on logits for the book's CNNs (``tests/test_deployment.py``);
 latencies are measurements of the machine that ran them, never targets.
@@ -37,7 +38,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -264,26 +265,32 @@ def runtime_frame(
     side: int = 32,
     repeats: int = 30,
     warmup: int = 5,
+    torch_only: Collection[str] = (),
 ) -> pd.DataFrame:
     """One row per model: sizes (MB), median latency (ms) of PyTorch and ONNX Runtime per batch, parity.
 
-    Parity is measured on ``images`` (default: 64 seeded random images).
+    Parity is measured on ``images`` (default: 64 seeded random images). Models named in
+    ``torch_only`` (e.g. ``torch.ao`` int8 GraphModules, which the exporter cannot trace) are
+    measured in PyTorch only; their ONNX columns are NaN.
     """
     images = images if images is not None else random_images(64, side, seed=1)
     rows = []
     for name, model in models.items():
-        path, seconds = cached_export(model, directory, name, side)
-        session = OnnxModel(path)
+        model = _evaluable(model)
+        session, path, seconds = None, None, float("nan")
+        if name not in torch_only:
+            path, seconds = cached_export(model, directory, name, side)
+            session = OnnxModel(path)
         row: dict[str, object] = {
             "model": name,
             "size_torch_mb": size_on_disk(model) / MB,
-            "size_onnx_mb": onnx_size(path) / MB,
+            "size_onnx_mb": onnx_size(path) / MB if path else float("nan"),
             "export_s": seconds,
         }
         for batch in batches:
             row[f"torch_ms_b{batch}"] = torch_latency(model, batch, side, repeats, warmup).median_ms
-            row[f"onnx_ms_b{batch}"] = session.latency(batch, side, repeats, warmup).median_ms
-        agreement = parity(model, session, images)
+            row[f"onnx_ms_b{batch}"] = session.latency(batch, side, repeats, warmup).median_ms if session else float("nan")
+        agreement = parity(model, session, images) if session else Parity(float("nan"), float("nan"))
         row["max_abs_diff"] = agreement.max_abs_diff
         row["argmax_agreement"] = agreement.argmax_agreement
         row["threads"] = torch.get_num_threads()
