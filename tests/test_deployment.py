@@ -44,6 +44,8 @@ def test_small_cnn_onnx_matches_pytorch_within_tolerance(small_export):
     agreement = deployment.parity(net, session, images, batch=7)
     assert agreement.max_abs_diff < TOLERANCE
     assert agreement.argmax_agreement == 1.0
+    unoptimised = deployment.OnnxModel(session.path, threads=1, optimise=False)  # the latency control
+    assert deployment.parity(net, unoptimised, images).max_abs_diff < TOLERANCE
     # the comparison can fail: other weights give other logits
     other = _small_cnn()
     other[-1].bias.data += 0.1

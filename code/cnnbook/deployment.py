@@ -32,6 +32,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -49,6 +50,7 @@ from cnnbook.profiles import cache_dir
 from cnnbook.transfer import _key
 
 MB = 1e6
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours in the exporter's messages
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,10 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, side: int = 32, opset
                 verbose=False,
             )
     except Exception as error:
-        log = captured.getvalue().strip()
+        log = _ANSI.sub("", captured.getvalue()).strip()
         raise RuntimeError(
-            f"torch.onnx.export(dynamo=True) failed for {type(model).__name__}: {type(error).__name__}: {error}"
+            f"torch.onnx.export(dynamo=True) failed for {type(model).__name__}: {type(error).__name__}: "
+            f"{_ANSI.sub('', str(error))}"
             + (f"\nexporter messages:\n{log}" if log else "")
         ) from error
     return path
@@ -191,7 +194,9 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, side: int = 32, opset
 class OnnxModel:
     """An ONNX file run by ONNX Runtime on the CPU: callable on a tensor or array, returns numpy logits."""
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, optimise: bool = True) -> None:
+        """``optimise=False`` turns ONNX Runtime's graph optimisations (operator fusion, constant
+        folding) off: the control that shows what they contribute to latency."""
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -199,7 +204,8 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        level = ort.GraphOptimizationLevel
+        options.graph_optimization_level = level.ORT_ENABLE_ALL if optimise else level.ORT_DISABLE_ALL
         options.log_severity_level = 3  # errors only
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
