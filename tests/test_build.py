@@ -225,3 +225,30 @@ def test_longest_chapters_start_first(tmp_path: Path):
     assert first({"ch01": None, "ch02": None}) == "ch02"                # never executed: training first
     assert first({"ch01": 100.0, "ch02": 10.0}) == "ch01"               # else the last execution's seconds
     assert first({"ch01": None, "ch02": 10.0}) == "ch01"                # unknown before known
+
+
+@pytest.mark.slow
+def test_a_page_that_comes_after_another_starts_when_it_has_finished(tmp_path: Path):
+    """``cnnbook: {after: [ch01]}`` in a page's front matter holds it back while ch01 executes,
+    even with a free worker; a page with no such line starts at once (the control)."""
+    from cnnbook.book import execution
+
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+
+    def timed(title: str, after: str = "") -> str:
+        front = FRONT_MATTER.replace("---\n", f"---\ncnnbook:\n  after: [{after}]\n", 1) if after else FRONT_MATTER
+        cell = (f"import time, pathlib\nstart = time.time()\ntime.sleep(3)\n"
+                f"pathlib.Path({str(stamps / title)!r}).write_text(f'{{start}} {{time.time()}}')")
+        return chapter(title, [cell]).replace(FRONT_MATTER, front, 1)
+
+    root = small_book(tmp_path / "book", {"ch01-first": timed("first"), "ch02-second": timed("second", "ch01"),
+                                          "ch03-third": timed("third")})
+    units = execution.units(root)
+    assert [unit.after() for unit in units] == [frozenset(), frozenset({"ch01"}), frozenset()]
+    results = execution.execute(root, units, jobs=2, announce=lambda message: None)
+    assert all(result.ok for result in results)
+    (first_start, first_end), (second_start, _), (third_start, _) = (
+        map(float, (stamps / name).read_text().split()) for name in ("first", "second", "third"))
+    assert second_start >= first_end        # waited for ch01 ...
+    assert third_start < first_end          # ... while ch03 took the free worker at once

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import pathlib
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Mapping, Iterator, Literal, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -119,6 +119,27 @@ def perturb(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilo
     raise ValueError(f"unknown attack {method!r}: use 'fgsm' or 'pgd'")
 
 
+def attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, attack: Attack = "pgd",
+             batch_size: int = 100, **options: object) -> torch.Tensor:
+    """The adversarial images of ``attack`` with budget ``epsilon`` on ``model``, batch by batch
+    (``options`` go to ``pgd``), on the images' device."""
+    return torch.cat([perturb(model, images[i:i + batch_size], labels[i:i + batch_size], float(epsilon), attack,
+                              **options).to(images.device) for i in range(0, len(images), batch_size)])
+
+
+def scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 100) -> tuple[float, float]:
+    """Accuracy (in [0, 1]) and mean cross-entropy of ``model`` on ``images``."""
+    device = device_of(model)
+    correct, loss = 0, 0.0
+    with torch.no_grad(), evaluating(model):
+        for i in range(0, len(images), batch_size):
+            logits = model(images[i:i + batch_size].to(device))
+            target = labels[i:i + batch_size].to(device, torch.long)
+            loss += float(F.cross_entropy(logits, target, reduction="sum"))
+            correct += int((logits.argmax(1) == target).sum())
+    return correct / len(images), loss / len(images)
+
+
 def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilons: Sequence[float],
                     attack: Attack = "pgd", batch_size: int = 100, surrogate: nn.Module | None = None,
                     **options: object) -> pd.DataFrame:
@@ -129,21 +150,33 @@ def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     ``model``; ``options`` go to ``pgd`` (steps, step_size, random_start, seed). Columns: epsilon,
     accuracy (in [0, 1]) and loss."""
     source = model if surrogate is None else surrogate
-    device = device_of(model)
     rows = []
     for epsilon in epsilons:
-        correct, loss, count = 0, 0.0, 0
-        for start in range(0, len(images), batch_size):
-            x, y = images[start:start + batch_size], labels[start:start + batch_size]
-            adversarial = perturb(source, x, y, float(epsilon), attack, **options)
-            with torch.no_grad(), evaluating(model):
-                logits = model(adversarial.to(device))
-                target = y.to(device, torch.long)
-                loss += float(F.cross_entropy(logits, target, reduction="sum"))
-                correct += int((logits.argmax(1) == target).sum())
-            count += len(y)
-        rows.append({"epsilon": float(epsilon), "accuracy": correct / count, "loss": loss / count})
+        accuracy, loss = scores(model, attacked(source, images, labels, epsilon, attack, batch_size, **options), labels,
+                                batch_size)
+        rows.append({"epsilon": float(epsilon), "accuracy": accuracy, "loss": loss})
     return pd.DataFrame(rows, columns=["epsilon", "accuracy", "loss"])
+
+
+def robustness_frame(models: Mapping[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
+                     epsilons: Sequence[float], sources: Mapping[str, str] | None = None, attack: Attack = "pgd",
+                     batch_size: int = 100, **options: object) -> pd.DataFrame:
+    """Accuracy (in [0, 1]) of every model at every ε: one row per model, one column per ε named
+    ``eps_<255·ε>`` (``eps_0.5`` for ε = 0.5/255), and the model whose gradients crafted its attack (``source``). A model named in ``sources``
+    is scored on the adversarial images of that other model (e.g. an int8 copy on those of its
+    float original, the same images the original is scored on); each source's images are made once."""
+    sources = dict(sources or {})
+    made: dict[tuple[str, int], torch.Tensor] = {}
+    rows = []
+    for name, model in models.items():
+        source = sources.get(name, name)
+        row: dict[str, object] = {"key": name, "source": source}
+        for i, epsilon in enumerate(epsilons):
+            if (source, i) not in made:
+                made[source, i] = attacked(models[source], images, labels, epsilon, attack, batch_size, **options)
+            row[f"eps_{255 * epsilon:g}"] = scores(model, made[source, i], labels, batch_size)[0]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def predictions(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cnnbook.book.chapters import ChapterError, toc_docnames
 from cnnbook.book.fingerprint import (KEY_CELL_MARKER, execution_key, is_notebook_page, module_closure, page_imports,
                                       with_execution_key)
@@ -44,6 +46,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 _CHAPTER = re.compile(r"(ch\d\d)-[\w-]+$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _KEY_PROFILE = re.compile(r"profile=(\S+)")
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 
 
 class ExecutionFailed(RuntimeError):
@@ -69,6 +72,14 @@ class Unit:
 
     def text(self) -> str:
         return self.path.read_text(encoding="utf-8")
+
+    def after(self) -> frozenset[str]:
+        """The units this page reuses the training runs of, from ``cnnbook: {after: [...]}`` in its
+        front matter: when both are executed, it starts once they have finished, so that it finds
+        their runs in the training cache instead of training the same networks at the same time."""
+        match = _FRONT_MATTER.match(self.text())
+        settings = (yaml.safe_load(match.group(1)) or {}).get("cnnbook", {}) if match else {}
+        return frozenset(settings.get("after", ()))
 
 
 @dataclass(frozen=True)
@@ -396,24 +407,34 @@ def execute(root: Path, to_run: list[Unit], profile: str | None = None, jobs: in
     results: list[Result] = []
     context = multiprocessing.get_context("spawn")
     by_id = {unit.id: unit for unit in to_run}
+    waiting = list(to_run)  # in the plan's order; a unit starts when the units it comes after are done
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_execute_unit, unit.id, str(unit.path), keys[unit.id], threads,
-                               str(root / LOG_DIR / f"{unit.id}.log"), env or {}): unit for unit in to_run}
-        for future in concurrent.futures.as_completed(futures):
-            unit = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker died (out of memory, killed): no cell to blame
-                log = str(root / LOG_DIR / f"{unit.id}.log")
-                result = Result(unit.id, False, 0.0, 0.0, threads, log,
-                                error=f"the worker process stopped: {type(exc).__name__}: {exc}")
-            results.append(result)
-            if result.ok:
-                _store(root, by_id[result.unit], keys[result.unit], result, jobs)
-                announce(f"[cnnbook] {result.unit}: executed in {result.seconds:.1f} s "
-                         f"(peak memory {result.peak_mb:.0f} MB)")
-            else:
-                announce(f"[cnnbook] {result.unit}: FAILED after {result.seconds:.1f} s")
+        futures: dict[concurrent.futures.Future, Unit] = {}
+        while waiting or futures:
+            unfinished = {unit.id for unit in waiting} | {unit.id for unit in futures.values()}
+            for unit in [u for u in waiting if not (u.after() & unfinished)][:max(0, jobs - len(futures))]:
+                waiting.remove(unit)
+                futures[pool.submit(_execute_unit, unit.id, str(unit.path), keys[unit.id], threads,
+                                    str(root / LOG_DIR / f"{unit.id}.log"), env or {})] = unit
+            if not futures:
+                raise ExecutionFailed("these pages wait on each other (`cnnbook: after:` in their front matter): "
+                                      + ", ".join(f"{u.id} after {', '.join(sorted(u.after()))}" for u in waiting))
+            done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                unit = futures.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker died (out of memory, killed): no cell to blame
+                    log = str(root / LOG_DIR / f"{unit.id}.log")
+                    result = Result(unit.id, False, 0.0, 0.0, threads, log,
+                                    error=f"the worker process stopped: {type(exc).__name__}: {exc}")
+                results.append(result)
+                if result.ok:
+                    _store(root, by_id[result.unit], keys[result.unit], result, jobs)
+                    announce(f"[cnnbook] {result.unit}: executed in {result.seconds:.1f} s "
+                             f"(peak memory {result.peak_mb:.0f} MB)")
+                else:
+                    announce(f"[cnnbook] {result.unit}: FAILED after {result.seconds:.1f} s")
     failed = [r for r in results if not r.ok]
     if failed:
         lines = []
