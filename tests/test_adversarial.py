@@ -216,3 +216,5 @@ def test_an_ordinary_checkpoint_loads_with_weights_only(tmp_path) -> None:
 def test_epsilon_label() -> None:
     assert adversarial.epsilon_label(8 / 255) == "8/255"
     assert adversarial.epsilon_label(0.1) == "0.1"
+    assert adversarial.epsilon_label(0.5 / 255) == "0.5/255"
+    assert adversarial.epsilon_label(1.5 / 255) == "0.00588"

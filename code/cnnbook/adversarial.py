@@ -186,9 +186,13 @@ def predictions(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def epsilon_label(epsilon: float) -> str:
-    """ε as the book writes it: ``k/255`` when it is a whole number of 8-bit grey levels, else 3 digits."""
+    """ε as the book writes it: ``k/255`` when it is a whole number or a quarter of 8-bit grey levels
+    below one (``0.5/255``), else 3 digits."""
     levels = epsilon * 255
-    return f"{round(levels)}/255" if levels > 0 and abs(levels - round(levels)) < 1e-6 else f"{epsilon:.3g}"
+    quarters = 4 * levels
+    if levels > 0 and (abs(levels - round(levels)) < 1e-6 or (levels < 1 and abs(quarters - round(quarters)) < 1e-6)):
+        return f"{levels:g}/255"
+    return f"{epsilon:.3g}"
 
 
 def example_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float,
@@ -279,3 +283,23 @@ def load_outcome(path: Path | str) -> dict[str, object]:
     outcome["marker_text"] = marker.read_text() if marker.exists() else None
     marker.unlink(missing_ok=True)
     return outcome
+
+
+def robustness_figure(frame: pd.DataFrame, names: Mapping[str, str] | None = None) -> plt.Figure:
+    """Accuracy (%) against ε (in 1/255) for every row of ``robustness_frame`` (in %): solid when the
+    attack was made on the network itself, dashed when it was transferred from another."""
+    from cnnbook import plots
+
+    columns = list(frame.filter(like="eps_").columns)
+    radii = [float(c.removeprefix("eps_")) for c in columns]
+    fig, axes = plots.figure(1, 1, panel=(5.2, 3.2))
+    ax = axes[0, 0]
+    for _, row in frame.iterrows():
+        own = row.key == row.source
+        ax.plot(radii, [row[c] for c in columns], marker="o", markersize=3, linestyle="-" if own else "--",
+                label=(names or {}).get(row.key, row.key) + ("" if own else " (transfer)"))
+    ax.set_xlabel("ε (grey levels of 255)")
+    ax.set_ylabel("accuracy under PGD (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7)
+    return fig

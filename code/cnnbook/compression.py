@@ -392,7 +392,8 @@ def runtime_table(models: dict[str, nn.Module], accuracy: dict[str, float], imag
 
     frame = deployment.runtime_frame(models, images=images[:PARITY_IMAGES], repeats=REPEATS, warmup=WARMUP,
                                      torch_only=[name for name in models if name not in exported])
-    frame = frame.reset_index().rename(columns={"model": "key"})
+    frame = frame.reset_index().rename(columns={"model": "key"}).round(
+        {"size_torch_mb": 2, "size_onnx_mb": 2, **{c: 2 for c in frame.filter(like="_ms_")}})
     return frame.assign(accuracy=[100 * accuracy[key] for key in frame.key])
 
 
@@ -409,7 +410,7 @@ def summary_keys(models: dict[str, nn.Module], s: Settings, name: str = "teacher
 
 
 def robustness_table(models: dict[str, nn.Module], test: TensorDataset, s: Settings) -> pd.DataFrame:
-    """PGD accuracy against ε of the summary table's networks on the first ``s.attack_images`` test
+    """PGD accuracy (%) against ε of the summary table's networks on the first ``s.attack_images`` test
     images. An int8 network, which has no gradient, and the control ``teacher_tuned`` are scored
     on the adversarial images of their float original (a transfer attack)."""
     from cnnbook import adversarial
@@ -417,8 +418,9 @@ def robustness_table(models: dict[str, nn.Module], test: TensorDataset, s: Setti
     keys = summary_keys(models, s)
     sources = {key: key.rsplit("_", 1)[0] for key in keys if key.endswith(QUANTISED) or key.endswith("_tuned")}
     images, labels = test.tensors[0][:s.attack_images], test.tensors[1][:s.attack_images]
-    return adversarial.robustness_frame({key: models[key] for key in keys}, images, labels, s.epsilons, sources,
-                                        steps=s.pgd_steps)
+    frame = adversarial.robustness_frame({key: models[key] for key in keys}, images, labels, s.epsilons, sources,
+                                         steps=s.pgd_steps)
+    return frame.assign(**{column: 100 * frame[column] for column in frame.filter(like="eps_")})
 
 
 def pruning_figure(frame: pd.DataFrame, float_accuracy: float):
@@ -444,12 +446,12 @@ def pruning_figure(frame: pd.DataFrame, float_accuracy: float):
 def summary_frame(keys: Sequence[str], accuracy: dict[str, float], runtime: pd.DataFrame, robust: pd.DataFrame,
                   column: str) -> pd.DataFrame:
     """The chapter's table: per model, test accuracy (%), size on disk (MB), batch-1 latency in
-    PyTorch and in ONNX Runtime (ms), and accuracy under attack (%) from ``robust[column]``."""
+    PyTorch and in ONNX Runtime (ms), and accuracy under attack (%) from ``robust[column]`` (already %)."""
     runtime = runtime.set_index("key") if "key" in runtime else runtime
     robust = robust.set_index("key")
     return pd.DataFrame([{"key": k, "accuracy": 100 * accuracy[k], "size_mb": runtime.loc[k, "size_torch_mb"],
                           "torch_ms": runtime.loc[k, "torch_ms_b1"], "onnx_ms": runtime.loc[k, "onnx_ms_b1"],
-                          "robust": 100 * robust.loc[k, column]} for k in keys])
+                          "robust": robust.loc[k, column]} for k in keys])
 
 
 def recommend(summary: pd.DataFrame, reference: str, tolerance: float) -> str:
