@@ -159,6 +159,24 @@ def test_heatmaps_draw_every_matrix_with_its_values():
     plt.close(fig)
 
 
+def test_heatmaps_do_not_depend_on_the_global_figure_style():
+    """The book's style turns on constrained layout globally (``plots.use_style``); the heatmaps,
+    with their colour bars, choose their own layout engine and draw whatever ran before them."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnbook import plots
+
+    with matplotlib.rc_context():
+        plots.use_style()
+        fig = by_hand.heatmaps(by_hand.residual_pipeline())
+        fig.savefig(io.BytesIO(), format="png")
+        plt.close(fig)
+
+
 @pytest.mark.parametrize("derivation", [bp.conv_gradients(), bp.conv_gradients(5, 5, (3, 3), stride=2, padding=1),
                                         bp.pooling_gradients(), bp.one_d_network(), bp.s2_q3_source_claims()],
                          ids=["conv", "conv_strided", "pooling", "network", "source_claims"])

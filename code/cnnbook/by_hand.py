@@ -173,7 +173,9 @@ def heatmaps(stages: Mapping[str, np.ndarray], titles: Mapping[str, str] = S1_P1
     import matplotlib.pyplot as plt
 
     rows = -(-len(stages) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 2.9 * rows), squeeze=False, dpi=150)
+    # the tight layout engine is chosen here, not by the global style (which may say "constrained")
+    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 2.9 * rows), squeeze=False, dpi=150,
+                             layout="tight")
     for ax, (name, matrix) in zip(axes.flat, stages.items()):
         matrix = np.asarray(matrix, dtype=float)
         image = ax.imshow(matrix, cmap="viridis")
@@ -191,5 +193,4 @@ def heatmaps(stages: Mapping[str, np.ndarray], titles: Mapping[str, str] = S1_P1
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(stages):]:
         ax.axis("off")
-    fig.tight_layout()
     return fig
