@@ -246,6 +246,14 @@ def test_a_page_that_comes_after_another_starts_when_it_has_finished(tmp_path: P
                                           "ch03-third": timed("third")})
     units = execution.units(root)
     assert [unit.after() for unit in units] == [frozenset(), frozenset({"ch01"}), frozenset()]
+    results = execution.execute(root, [units[2], units[1], units[0]], jobs=1, announce=lambda message: None)
+    assert all(result.ok for result in results)
+    (first_start, first_end), (second_start, _), (third_start, third_end) = (
+        map(float, (stamps / name).read_text().split()) for name in ("first", "second", "third"))
+    assert first_end <= third_start         # one worker: the page another waits for goes first ...
+    assert third_end <= second_start        # ... and the waiting page last, the rest in the plan's order
+    for name in ("first", "second", "third"):
+        (stamps / name).unlink()
     results = execution.execute(root, units, jobs=2, announce=lambda message: None)
     assert all(result.ok for result in results)
     (first_start, first_end), (second_start, _), (third_start, _) = (

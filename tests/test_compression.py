@@ -163,3 +163,10 @@ def test_the_settings_of_both_profiles_are_usable():
         assert s.unstructured[0] == 0 and s.channels[0] == 0  # the control comes first
         assert all(0 <= f < 1 for f in s.unstructured + s.channels)
         assert s.table_epsilon in s.epsilons and s.epsilons[0] == 0
+
+
+def test_int8_change_is_the_largest_move_and_the_noise_is_binomial():
+    runtime = pd.DataFrame({"key": ["a", "a_int8", "b", "b_int8"], "accuracy": [40.0, 41.0, 40.0, 37.5]})
+    found = compression.int8_change(runtime, ("a", "b"), 100)
+    assert found["int8_change"] == pytest.approx(2.5)
+    assert found["int8_noise"] == pytest.approx(100 * (0.4 * 0.6 / 100) ** 0.5)

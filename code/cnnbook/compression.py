@@ -397,6 +397,16 @@ def runtime_table(models: dict[str, nn.Module], accuracy: dict[str, float], imag
     return frame.assign(accuracy=[100 * accuracy[key] for key in frame.key])
 
 
+def int8_change(runtime: pd.DataFrame, names: Sequence[str], test_images: int) -> dict[str, float]:
+    """The largest change of test accuracy (points) from each of ``names`` to its ``<name>_int8``
+    copy, and the binomial standard error (points) of an accuracy like theirs on ``test_images``:
+    the noise against which that change is read."""
+    accuracy = runtime.set_index("key").accuracy
+    change = max(abs(accuracy[f"{name}_int8"] - accuracy[name]) for name in names)
+    p = float(accuracy[list(names)].mean()) / 100
+    return {"int8_change": float(change), "int8_noise": 100 * (p * (1 - p) / test_images) ** 0.5}
+
+
 QUANTISED = ("_int8", "_dynamic", "_qat")
 
 

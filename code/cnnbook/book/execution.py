@@ -407,7 +407,10 @@ def execute(root: Path, to_run: list[Unit], profile: str | None = None, jobs: in
     results: list[Result] = []
     context = multiprocessing.get_context("spawn")
     by_id = {unit.id: unit for unit in to_run}
-    waiting = list(to_run)  # in the plan's order; a unit starts when the units it comes after are done
+    # in the plan's order, except that a unit another one comes after starts first (it is on the
+    # critical path); a unit starts when the units it comes after are done
+    awaited = {prerequisite for unit in to_run for prerequisite in unit.after()}
+    waiting = sorted(to_run, key=lambda unit: unit.id not in awaited)
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, max_tasks_per_child=1) as pool:
         futures: dict[concurrent.futures.Future, Unit] = {}
         while waiting or futures:
