@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import pathlib
 from pathlib import Path
-from typing import Mapping, Iterator, Literal, Sequence
+from typing import Iterator, Literal, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -288,8 +288,6 @@ def load_outcome(path: Path | str) -> dict[str, object]:
 def robustness_figure(frame: pd.DataFrame, names: Mapping[str, str] | None = None) -> plt.Figure:
     """Accuracy (%) against ε (in 1/255) for every row of ``robustness_frame`` (in %): solid when the
     attack was made on the network itself, dashed when it was transferred from another."""
-    from cnnbook import plots
-
     columns = list(frame.filter(like="eps_").columns)
     radii = [float(c.removeprefix("eps_")) for c in columns]
     fig, axes = plots.figure(1, 1, panel=(5.2, 3.2))

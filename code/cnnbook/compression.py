@@ -8,7 +8,7 @@
   rewrites TensorFlow-style "same"-padded convolutions as ``nn.Conv2d`` so batch normalisation
   folds into them.
 - Pruning by weight magnitude: ``prune_unstructured`` zeroes the smallest weights of every
-  convolution and linear layer (one global threshold); ``prune_channels`` removes the hidden
+  convolution and linear layer (the same fraction in each layer); ``prune_channels`` removes the hidden
   channels of the inverted residual blocks whose expansion filters have the smallest L1 norm
   (Li et al. 2017), giving a smaller dense network; ``fine_tune`` retrains either (the zeros stay
   zero) through ``training.fit``.
@@ -331,10 +331,12 @@ def quantised(models: dict[str, nn.Module], train: TensorDataset, s: Settings, a
 
 @dataclass
 class Pruned:
-    """The pruning curve of one network: a row per (method, fraction, fine-tuned) and its models."""
+    """The pruning curve of one network: a row per (method, fraction, fine-tuned), its models and
+    their test accuracies (in [0, 1]), both by ``(method, fraction, fine-tuned)``."""
 
     frame: pd.DataFrame
     models: dict[tuple[str, float, bool], nn.Module]
+    accuracy: dict[tuple[str, float, bool], float]
 
 
 def pruning_curve(model: nn.Module, train: TensorDataset, test: TensorDataset, s: Settings, name: str = "teacher"
@@ -342,13 +344,14 @@ def pruning_curve(model: nn.Module, train: TensorDataset, test: TensorDataset, s
     """Accuracy after unstructured pruning at ``s.unstructured`` and channel pruning at ``s.channels``,
     each without and with ``s.prune_epochs`` of fine-tuning. Fraction 0 with fine-tuning is the
     control: what the same fine-tuning does to the unpruned network."""
-    rows, models = [], {}
+    rows, models, accuracy = [], {}, {}
     for method, fractions, cut in (("unstructured", s.unstructured, prune_unstructured),
                                    ("channels", s.channels, prune_channels)):
         for fraction in fractions:
             if fraction == 0 and models:  # the unpruned control is the same for both methods
                 for tuned in (False, True):
                     models[method, 0.0, tuned] = models["unstructured", 0.0, tuned]
+                    accuracy[method, 0.0, tuned] = accuracy["unstructured", 0.0, tuned]
                     rows.append({**next(r for r in rows if r["fraction"] == 0 and r["fine_tuned"] == tuned),
                                  "method": method})
                 continue
@@ -357,9 +360,10 @@ def pruning_curve(model: nn.Module, train: TensorDataset, test: TensorDataset, s
                 net = (fine_tune(pruned, train, s.prune_epochs, s.prune_lr, name=f"ch12-prune-{name}-{method}-{fraction:g}")
                        if tuned else pruned)
                 models[method, fraction, tuned] = net
+                accuracy[method, fraction, tuned] = training.predict(net, test).accuracy
                 rows.append({"method": method, "fraction": fraction, "fine_tuned": tuned, "sparsity": sparsity(net),
-                             "parameters": parameter_count(net), "accuracy": training.predict(net, test).accuracy})
-    return Pruned(pd.DataFrame(rows), models)
+                             "parameters": parameter_count(net), "accuracy": accuracy[method, fraction, tuned]})
+    return Pruned(pd.DataFrame(rows), models, accuracy)
 
 
 def curve_keys(frame: pd.DataFrame) -> pd.DataFrame:
@@ -369,13 +373,16 @@ def curve_keys(frame: pd.DataFrame) -> pd.DataFrame:
                         fraction=100 * frame.fraction, sparsity=100 * frame.sparsity, accuracy=100 * frame.accuracy)
 
 
-def pruned_models(pruned: Pruned, s: Settings, name: str = "teacher") -> dict[str, nn.Module]:
+def pruned_models(pruned: Pruned, s: Settings, name: str = "teacher"
+                  ) -> tuple[dict[str, nn.Module], dict[str, float]]:
     """The fine-tuned pruned networks, ``<name>_<method>_<fraction %>``, and the control
-    ``<name>_tuned``: the unpruned network after the same fine-tuning."""
-    found = {f"{name}_tuned": pruned.models["unstructured", 0.0, True]}
+    ``<name>_tuned`` (the unpruned network after the same fine-tuning), with the test accuracies
+    the curve measured for them."""
+    keys = {f"{name}_tuned": ("unstructured", 0.0, True)}
     for method, fractions in (("unstructured", s.unstructured), ("channels", s.channels)):
-        found.update({f"{name}_{method}_{round(100 * f)}": pruned.models[method, f, True] for f in fractions if f})
-    return found
+        keys.update({f"{name}_{method}_{round(100 * f)}": (method, f, True) for f in fractions if f})
+    return ({key: pruned.models[curve] for key, curve in keys.items()},
+            {key: pruned.accuracy[curve] for key, curve in keys.items()})
 
 
 REPEATS, WARMUP = 20, 3  # timed runs, and untimed runs before them, per latency
@@ -457,8 +464,7 @@ def summary_frame(keys: Sequence[str], accuracy: dict[str, float], runtime: pd.D
                   column: str) -> pd.DataFrame:
     """The chapter's table: per model, test accuracy (%), size on disk (MB), batch-1 latency in
     PyTorch and in ONNX Runtime (ms), and accuracy under attack (%) from ``robust[column]`` (already %)."""
-    runtime = runtime.set_index("key") if "key" in runtime else runtime
-    robust = robust.set_index("key")
+    runtime, robust = runtime.set_index("key"), robust.set_index("key")
     return pd.DataFrame([{"key": k, "accuracy": 100 * accuracy[k], "size_mb": runtime.loc[k, "size_torch_mb"],
                           "torch_ms": runtime.loc[k, "torch_ms_b1"], "onnx_ms": runtime.loc[k, "onnx_ms_b1"],
                           "robust": robust.loc[k, column]} for k in keys])

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from cnnbook.profiles import cache_dir
-from cnnbook.transfer import _key
+from cnnbook.training import weights_key
 
 MB = 1e6
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours in the exporter's messages
@@ -247,7 +247,7 @@ def parity(model: nn.Module, onnx_model: OnnxModel, images: torch.Tensor, batch:
 def onnx_path(model: nn.Module, directory: str | os.PathLike | None = None, name: str = "model", side: int = 32) -> Path:
     """Where ``runtime_frame`` keeps a model's export: keyed by its weights, structure and input side."""
     directory = Path(directory) if directory is not None else cache_dir() / "onnx"
-    key = _key(model, torch.zeros(1, 3, side, side), f"onnx-{torch.__version__}")
+    key = weights_key(model, torch.zeros(1, 3, side, side), f"onnx-{torch.__version__}")
     return directory / f"{name}-{key}.onnx"
 
 

@@ -248,6 +248,20 @@ def run_key(model: nn.Module, loss: nn.Module, train: Dataset, validation: Datas
     return digest.hexdigest()[:16]
 
 
+def weights_key(module: nn.Module, images: torch.Tensor, extra: str = "") -> str:
+    """A short hash of what a computation with a fixed network on fixed inputs depends on: ``extra``,
+    the module's structure and weights, and the inputs; it names cached results (features, teacher
+    logits, ONNX exports) that need no training run."""
+    digest = hashlib.sha256(extra.encode())
+    digest.update(repr(module).encode())
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(_tensor_bytes(tensor))
+    digest.update(f"{tuple(images.shape)}".encode())
+    digest.update(_tensor_bytes(images))
+    return digest.hexdigest()[:16]
+
+
 # --- the loop -----------------------------------------------------------------------------------------
 
 def _make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float, schedule: str | None,

@@ -20,7 +20,6 @@ Guarantees: deterministic given the seeds; nothing is downloaded on the ``quick`
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -143,17 +142,6 @@ def trainable_parameters(model: nn.Module) -> int:
 
 # --- cached arrays: features and teacher logits -------------------------------------------------------
 
-def _key(module: nn.Module, images: torch.Tensor, extra: str = "") -> str:
-    digest = hashlib.sha256(extra.encode())
-    digest.update(repr(module).encode())
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(training._tensor_bytes(tensor))
-    digest.update(f"{tuple(images.shape)}".encode())
-    digest.update(training._tensor_bytes(images))
-    return digest.hexdigest()[:16]
-
-
 @dataclass
 class Computed:
     """An array computed once and cached, with the seconds its computation took."""
@@ -164,7 +152,7 @@ class Computed:
 
 
 def _cached(name: str, module: nn.Module, images: torch.Tensor, compute: Callable[[], np.ndarray]) -> Computed:
-    path = cache_dir() / "arrays" / f"{name}-{_key(module, images, name)}.npz"
+    path = cache_dir() / "arrays" / f"{name}-{training.weights_key(module, images, name)}.npz"
     if path.exists():
         try:
             stored = np.load(path)

@@ -409,19 +409,20 @@ def execute(root: Path, to_run: list[Unit], profile: str | None = None, jobs: in
     by_id = {unit.id: unit for unit in to_run}
     # in the plan's order, except that a unit another one comes after starts first (it is on the
     # critical path); a unit starts when the units it comes after are done
-    awaited = {prerequisite for unit in to_run for prerequisite in unit.after()}
+    after = {unit.id: unit.after() for unit in to_run}
+    awaited = set().union(*after.values())
     waiting = sorted(to_run, key=lambda unit: unit.id not in awaited)
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, max_tasks_per_child=1) as pool:
         futures: dict[concurrent.futures.Future, Unit] = {}
         while waiting or futures:
             unfinished = {unit.id for unit in waiting} | {unit.id for unit in futures.values()}
-            for unit in [u for u in waiting if not (u.after() & unfinished)][:max(0, jobs - len(futures))]:
+            for unit in [u for u in waiting if not (after[u.id] & unfinished)][:max(0, jobs - len(futures))]:
                 waiting.remove(unit)
                 futures[pool.submit(_execute_unit, unit.id, str(unit.path), keys[unit.id], threads,
                                     str(root / LOG_DIR / f"{unit.id}.log"), env or {})] = unit
             if not futures:
                 raise ExecutionFailed("these pages wait on each other (`cnnbook: after:` in their front matter): "
-                                      + ", ".join(f"{u.id} after {', '.join(sorted(u.after()))}" for u in waiting))
+                                      + ", ".join(f"{u.id} after {', '.join(sorted(after[u.id]))}" for u in waiting))
             done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 unit = futures.pop(future)
